@@ -1,0 +1,1 @@
+"""Projects, users and API tokens: who may do what, where."""

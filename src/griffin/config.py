@@ -1,0 +1,242 @@
+"""Griffin's one typed settings object.
+
+Precedence, highest first:
+
+1. ``GRIFFIN_*`` environment variables (``GRIFFIN_DATABASE_URL``, ``GRIFFIN_AUTH``, ...);
+2. ``griffin.toml`` in the working directory;
+3. ``$GRIFFIN_HOME/config.toml`` (``GRIFFIN_HOME`` defaults to ``~/.griffin``);
+4. the defaults below.
+
+Unknown keys are rejected with a message naming the key and the file (or variable) it came from,
+so a typo never silently falls back to a default. ``griffin config show`` prints the effective
+values and where each one came from. Every field is documented in ``docs/configuration.md``
+(a test fails when one is not).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from griffin.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "load_settings", "settings_sources"]
+
+ENV_PREFIX = "GRIFFIN_"
+PROJECT_FILE = "griffin.toml"
+HOME_FILE = "config.toml"
+
+
+def default_home() -> Path:
+    """``$GRIFFIN_HOME``, else ``~/.griffin``: where embedded data and the user config live."""
+    return Path(os.environ.get(f"{ENV_PREFIX}HOME") or Path.home() / ".griffin").expanduser()
+
+
+class Settings(BaseSettings):
+    """Every Griffin setting. Build one with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    home: Path = Field(default_factory=default_home, description="Folder for embedded data.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the metadata store; empty means SQLite in `home`.",
+    )
+    artifact_root: str = Field(
+        default="",
+        description="Where artifacts are stored: a local folder or an s3:// URI.",
+    )
+    project: str = Field(default="default", description="Project used when none is named.")
+    url: str = Field(default="", description="Griffin server the SDK and CLI talk to.")
+    token: SecretStr | None = Field(default=None, description="API token sent to `url`.")
+    auth: Literal["off", "required"] = Field(default="off", description="Require API tokens.")
+    host: str = Field(default="127.0.0.1", description="Address `griffin server` binds.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `griffin server` binds.")
+    workers: int = Field(default=1, ge=1, le=64, description="Server worker processes.")
+    heartbeat_timeout_s: float = Field(
+        default=300.0, gt=0, description="A RUNNING run silent this long is marked FAILED."
+    )
+    metric_flush_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the SDK sends buffered metrics."
+    )
+    max_artifact_bytes: int = Field(
+        default=50 * 1024**3, gt=0, description="Largest single artifact upload accepted."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Server log level."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with the embedded SQLite default filled in."""
+        return self.database_url or f"sqlite:///{self.home / 'griffin.db'}"
+
+    @property
+    def resolved_artifact_root(self) -> str:
+        """The artifact root with the embedded local-folder default filled in."""
+        return self.artifact_root or str(self.home / "artifacts")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Files are read by load_settings (it needs provenance); only explicit init values
+        # reach pydantic here, so each value's origin is known exactly.
+        return (init_settings,)
+
+
+class _TomlSource:
+    """One TOML file as a flat dict; a parse error names the file and line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, Any]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.path}: invalid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot be read: {exc.strerror}") from None
+        return data
+
+
+def _env_values(environ: dict[str, str]) -> dict[str, str]:
+    known = {name.upper() for name in Settings.model_fields}
+    values: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :]
+        if key not in known:
+            raise ConfigError(
+                f"unknown setting {name}: not one of "
+                + ", ".join(sorted(ENV_PREFIX + k for k in known))
+            )
+        values[key.lower()] = value
+    return values
+
+
+def settings_sources(
+    cwd: Path | None = None, environ: dict[str, str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The layers, lowest precedence first, as ``(origin, values)`` pairs."""
+    environ = dict(os.environ if environ is None else environ)
+    env = _env_values(environ)
+    home = Path(env.get("home") or Path.home() / ".griffin").expanduser()
+    home_file = home / HOME_FILE
+    project_file = (cwd or Path.cwd()) / PROJECT_FILE
+    layers: list[tuple[str, dict[str, Any]]] = [
+        (str(home_file), _TomlSource(home_file).read()),
+        (str(project_file), _TomlSource(project_file).read()),
+        ("environment", env),
+    ]
+    for origin, values in layers:
+        for key in values:
+            if key not in Settings.model_fields:
+                where = f"{ENV_PREFIX}{key.upper()}" if origin == "environment" else origin
+                raise ConfigError(
+                    f"unknown setting '{key}' in {where}; known settings: "
+                    + ", ".join(sorted(Settings.model_fields))
+                )
+    return layers
+
+
+def load_settings(
+    cwd: Path | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from the files, the environment and explicit ``overrides`` (highest)."""
+    settings, _ = load_settings_with_origins(cwd, environ, **overrides)
+    return settings
+
+
+def load_settings_with_origins(
+    cwd: Path | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> tuple[Settings, dict[str, str]]:
+    """Like :func:`load_settings`, plus where each value came from (``default`` if nowhere)."""
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    layers = settings_sources(cwd, environ)
+    layers.append(("argument", {k: v for k, v in overrides.items() if v is not None}))
+    for origin, values in layers:
+        for key, value in values.items():
+            merged[key] = value
+            origins[key] = origin
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else "?"
+            where = origins.get(key, "default")
+            if where == "environment":
+                where = f"{ENV_PREFIX}{key.upper()}"
+            problems.append(f"{key} ({where}): {err['msg']}")
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None
+    for key in Settings.model_fields:
+        origins.setdefault(key, "default")
+    return settings, origins
+
+
+def describe(settings: Settings, origins: dict[str, str]) -> list[dict[str, str]]:
+    """Rows for ``griffin config show``: key, effective value (secrets masked), origin."""
+    rows = []
+    for key, field in Settings.model_fields.items():
+        value = getattr(settings, key)
+        if isinstance(value, SecretStr):
+            shown = "********"
+        elif value is None:
+            shown = ""
+        else:
+            shown = str(value)
+        if key == "database_url" and not settings.database_url:
+            shown = settings.resolved_database_url
+        if key == "artifact_root" and not settings.artifact_root:
+            shown = settings.resolved_artifact_root
+        rows.append(
+            {
+                "key": key,
+                "value": mask_url(shown),
+                "origin": origins[key],
+                "description": _description(field),
+            }
+        )
+    return rows
+
+
+def _description(field: FieldInfo) -> str:
+    return field.description or ""
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a URL such as ``postgresql://user:secret@host/db``."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -1,0 +1,1 @@
+"""Griffin domain logic: pure rules and types with no I/O."""

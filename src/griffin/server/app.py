@@ -1,0 +1,72 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from griffin._version import __version__
+from griffin.config import Settings
+from griffin.errors import GriffinError
+from griffin.platform import Platform, open_platform
+from griffin.server.errors import install_error_handlers
+from griffin.server.routers import experiments, health, projects, runs
+from griffin.tracking.runs import fail_stale_runs
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """Build the Griffin REST API over an opened platform (opened from settings if not given)."""
+    platform = platform or open_platform(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper = asyncio.create_task(_reap_stale_runs(platform))
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+
+    app = FastAPI(
+        title="Griffin",
+        version=__version__,
+        description="Griffin's REST API: tracking, and (soon) features, training, registry and "
+        "serving. Every route is under /api/v1.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+    app.include_router(health.router)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (projects, experiments, runs):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app
+
+
+async def _reap_stale_runs(platform: Platform) -> None:
+    """Fail RUNNING runs whose process stopped sending heartbeats."""
+    timeout = platform.settings.heartbeat_timeout_s
+    interval = max(1.0, min(30.0, timeout / 4))
+    while True:
+        try:
+            failed = await run_in_threadpool(fail_stale_runs, platform.db, timeout)
+            if failed:
+                log.warning("marked %d run(s) FAILED after a lapsed heartbeat", len(failed))
+        except GriffinError as exc:
+            log.warning("heartbeat check failed: %s", exc.message)
+        await asyncio.sleep(interval)

@@ -1,0 +1,1 @@
+"""The metadata store: tables, the session helper, migrations, one query module per noun."""

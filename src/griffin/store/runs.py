@@ -1,0 +1,279 @@
+"""Runs, their status history and everything logged to them, in the metadata store.
+
+Writes are batch writes: a ``log_batch`` of 1,000 metrics is one multi-row INSERT plus one
+upsert of ``latest_metrics``, whatever the number of points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from griffin.domain.tracking import Artifact, Metric, Run, RunStatus, StatusChange
+from griffin.errors import Conflict, NotFound
+from griffin.store.orm.accounts import ProjectRow
+from griffin.store.orm.base import utcnow
+from griffin.store.orm.tracking import (
+    ArtifactRow,
+    ExperimentRow,
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunRow,
+    RunStatusRow,
+    RunTagRow,
+)
+
+__all__ = [
+    "add_artifact",
+    "get_row",
+    "hydrate",
+    "insert_batch",
+    "list_artifacts",
+    "metric_history",
+    "set_status",
+]
+
+
+def get_row(session: Session, run_id: str, *, for_update: bool = False) -> RunRow:
+    query = select(RunRow).where(RunRow.id == run_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist", details={"run_id": run_id})
+    return row
+
+
+def set_status(
+    session: Session,
+    row: RunRow,
+    status: RunStatus,
+    reason: str = "",
+    at: datetime | None = None,
+) -> None:
+    """Change a run's status and append the change to its history, in the same transaction."""
+    at = at or utcnow()
+    row.status = str(status)
+    row.status_reason = reason
+    if status.is_terminal:
+        row.ended_at = at
+    session.add(RunStatusRow(run_id=row.id, status=str(status), reason=reason, at=at))
+
+
+def _upsert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def insert_batch(
+    session: Session,
+    run_id: str,
+    metrics: Sequence[Metric],
+    params: dict[str, str],
+    tags: dict[str, str],
+) -> None:
+    """Append metric points, set params (immutable) and tags (overwritten) of one run."""
+    insert = _upsert(session)
+    if params:
+        _insert_params(session, insert, run_id, params)
+    if tags:
+        stmt = insert(RunTagRow).values(
+            [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+            )
+        )
+    if metrics:
+        rows = [
+            {
+                "run_id": run_id,
+                "key": m.key,
+                "value": 0.0 if math.isnan(m.value) else m.value,
+                "is_nan": math.isnan(m.value),
+                "step": m.step,
+                "timestamp_ms": m.timestamp_ms,
+            }
+            for m in metrics
+        ]
+        session.execute(insert(MetricRow), rows)
+        _update_latest(session, insert, rows)
+
+
+def _insert_params(session: Session, insert: Any, run_id: str, params: dict[str, str]) -> None:
+    stmt = insert(ParamRow).values(
+        [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
+    )
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "key"]))
+    # A param is logged once (like MLflow): a different value for an existing key is an error,
+    # and raising here rolls back the whole batch.
+    existing = session.execute(
+        select(ParamRow.key, ParamRow.value).where(
+            ParamRow.run_id == run_id, ParamRow.key.in_(list(params))
+        )
+    )
+    changed = [key for key, value in existing if params[key] != value]
+    if changed:
+        raise Conflict(
+            f"param {changed[0]!r} of run {run_id} is already logged with another value; "
+            "params cannot change (log a tag or a metric instead)",
+            details={"run_id": run_id, "key": changed[0]},
+        )
+
+
+def _update_latest(session: Session, insert: Any, rows: list[dict[str, Any]]) -> None:
+    # The newest point per key within this batch; the upsert's WHERE compares it with the
+    # stored one, so concurrent batches cannot move "latest" backwards.
+    newest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        best = newest.get(row["key"])
+        if best is None or (row["step"], row["timestamp_ms"]) >= (
+            best["step"],
+            best["timestamp_ms"],
+        ):
+            newest[row["key"]] = row
+    stmt = insert(LatestMetricRow).values(list(newest.values()))
+    table = LatestMetricRow.__table__
+    excluded = stmt.excluded
+    newer = or_(
+        excluded.step > table.c.step,
+        and_(excluded.step == table.c.step, excluded.timestamp_ms >= table.c.timestamp_ms),
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "value": excluded.value,
+                "is_nan": excluded.is_nan,
+                "step": excluded.step,
+                "timestamp_ms": excluded.timestamp_ms,
+            },
+            where=newer,
+        )
+    )
+
+
+def touch(session: Session, run_id: str) -> None:
+    """Record that the run's process is alive."""
+    session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=utcnow()))
+
+
+def _metric(key: str, value: float, is_nan: bool, step: int, ts: int) -> Metric:
+    return Metric(key=key, value=math.nan if is_nan else value, step=step, timestamp_ms=ts)
+
+
+def metric_history(session: Session, run_id: str, key: str) -> list[Metric]:
+    """Every point of one metric, in step order (then time, then insertion)."""
+    query = (
+        select(MetricRow.value, MetricRow.is_nan, MetricRow.step, MetricRow.timestamp_ms)
+        .where(MetricRow.run_id == run_id, MetricRow.key == key)
+        .order_by(MetricRow.step, MetricRow.timestamp_ms, MetricRow.id)
+    )
+    return [_metric(key, v, n, s, t) for v, n, s, t in session.execute(query)]
+
+
+def run_query() -> Select[RunRow, str, str]:
+    """Runs joined with their experiment's and project's names."""
+    return (
+        select(RunRow, ExperimentRow.name, ProjectRow.name)
+        .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
+        .join(ProjectRow, ProjectRow.id == RunRow.project_id)
+    )
+
+
+def hydrate(
+    session: Session, found: Iterable[tuple[RunRow, str, str]], *, history: bool = False
+) -> list[Run]:
+    """Domain runs with params, tags and latest metrics, in three queries for the whole page."""
+    found = list(found)
+    ids = [row.id for row, _, _ in found]
+    params: dict[str, dict[str, str]] = {i: {} for i in ids}
+    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+    metrics: dict[str, dict[str, Metric]] = {i: {} for i in ids}
+    changes: dict[str, list[StatusChange]] = {i: [] for i in ids}
+    if ids:
+        for run_id, key, value in session.execute(
+            select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(ParamRow.run_id.in_(ids))
+        ):
+            params[run_id][key] = value
+        for run_id, key, value in session.execute(
+            select(RunTagRow.run_id, RunTagRow.key, RunTagRow.value).where(
+                RunTagRow.run_id.in_(ids)
+            )
+        ):
+            tags[run_id][key] = value
+        latest = select(LatestMetricRow).where(LatestMetricRow.run_id.in_(ids))
+        for m in session.scalars(latest):
+            metrics[m.run_id][m.key] = _metric(m.key, m.value, m.is_nan, m.step, m.timestamp_ms)
+        if history:
+            query = (
+                select(RunStatusRow).where(RunStatusRow.run_id.in_(ids)).order_by(RunStatusRow.id)
+            )
+            for change in session.scalars(query):
+                changes[change.run_id].append(
+                    StatusChange(RunStatus(change.status), change.reason, change.at)
+                )
+    return [
+        Run(
+            id=row.id,
+            experiment_id=row.experiment_id,
+            experiment=experiment,
+            project=project,
+            name=row.name,
+            user=row.user,
+            status=RunStatus(row.status),
+            status_reason=row.status_reason,
+            lifecycle=row.lifecycle,
+            artifact_uri=row.artifact_uri,
+            parent_run_id=row.parent_run_id,
+            created_at=row.created_at,
+            ended_at=row.ended_at,
+            heartbeat_at=row.heartbeat_at,
+            params=params[row.id],
+            tags=tags[row.id],
+            metrics=metrics[row.id],
+            history=tuple(changes[row.id]),
+        )
+        for row, experiment, project in found
+    ]
+
+
+def add_artifact(session: Session, run_id: str, artifact: Artifact) -> None:
+    insert = _upsert(session)
+    stmt = insert(ArtifactRow).values(
+        run_id=run_id,
+        path=artifact.path,
+        size=artifact.size,
+        sha256=artifact.sha256,
+        created_at=utcnow(),
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "path"],
+            set_={
+                "size": stmt.excluded.size,
+                "sha256": stmt.excluded.sha256,
+                "created_at": stmt.excluded.created_at,
+            },
+        )
+    )
+
+
+def list_artifacts(session: Session, run_id: str, prefix: str = "") -> list[Artifact]:
+    query = select(ArtifactRow).where(ArtifactRow.run_id == run_id).order_by(ArtifactRow.path)
+    if prefix:
+        query = query.where(ArtifactRow.path.startswith(prefix.rstrip("/") + "/", autoescape=True))
+    return [Artifact(r.path, r.size, r.sha256, r.created_at) for r in session.scalars(query)]
+
+
+def delete_artifact(session: Session, run_id: str, path: str) -> None:
+    session.execute(
+        delete(ArtifactRow).where(ArtifactRow.run_id == run_id, ArtifactRow.path == path)
+    )

@@ -1,0 +1,173 @@
+"""The metadata database: engine setup and the one transactional session helper.
+
+``Database.session()`` is read-only unless asked (``write=True``): a read-only session that tries
+to flush raises, which catches a service writing where it meant to read. Every SQLAlchemy error
+is translated here, once, into a Griffin error; nothing above the store sees a driver exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from griffin.config import mask_url
+from griffin.errors import AlreadyExists, BackendUnavailable, Conflict, GriffinError
+
+__all__ = ["Database"]
+
+log = logging.getLogger(__name__)
+
+
+class _ReadOnlyFlush(GriffinError):
+    code = "INTERNAL"
+
+
+class Database:
+    """One metadata database (SQLite or PostgreSQL), its engine and its sessions."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.masked_url = mask_url(url)
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise BackendUnavailable(
+                f"unsupported metadata database {self.masked_url}: use sqlite:/// or postgresql://"
+            )
+        self.engine = self._create_engine(url, echo=echo)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _create_engine(self, url: str, *, echo: bool) -> Engine:
+        parsed = make_url(url)
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+            if database in {"", ":memory:"}:
+                # One shared connection, or each session would see its own empty database.
+                kwargs["poolclass"] = StaticPool
+            else:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, echo=echo, **kwargs)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        if parsed.drivername == "postgresql":
+            # psycopg 3 is the supported driver; plain postgresql:// would pick psycopg2.
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"connect_timeout": 5},
+        )
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction: committed on success (when ``write``), rolled back on any error."""
+        session = self._sessions()
+        if not write:
+            event.listen(session, "before_flush", _refuse_flush)
+        try:
+            yield session
+            if write:
+                session.commit()
+            else:
+                session.rollback()
+        except GriffinError:
+            session.rollback()
+            raise
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise self.translate(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def translate(self, exc: SQLAlchemyError) -> GriffinError:
+        """Map a database error to the Griffin error a user can act on."""
+        if isinstance(exc, IntegrityError):
+            text = str(exc.orig).lower()
+            if "unique" in text or "duplicate" in text:
+                return AlreadyExists("an object with this name already exists")
+            return Conflict(f"the change conflicts with existing data: {_first_line(exc.orig)}")
+        if isinstance(exc, OperationalError | InterfaceError) and _is_connection_error(exc):
+            return BackendUnavailable(
+                f"cannot reach the metadata database at {self.masked_url}: {_first_line(exc.orig)}",
+                details={"url": self.masked_url},
+            )
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
+            return BackendUnavailable(f"the metadata database {self.masked_url} is busy (locked)")
+        log.exception("unexpected database error")
+        return GriffinError(f"database error: {_first_line(getattr(exc, 'orig', exc))}")
+
+    def ping(self) -> None:
+        """Raise ``BackendUnavailable`` unless a trivial query succeeds."""
+        from sqlalchemy import text
+
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower()
+    return any(
+        marker in text
+        for marker in (
+            "connection refused",
+            "could not connect",
+            "connection failed",
+            "timeout expired",
+            "server closed the connection",
+            "unable to open database",
+            "name or service not known",
+            "does not exist",
+            "terminating connection",
+        )
+    )
+
+
+def _refuse_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise _ReadOnlyFlush("a read-only session tried to write; open it with write=True")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the server read while a run is writing; NORMAL sync is safe under WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,82 @@
+"""Run artifacts: streamed into the artifact store under the run's own prefix.
+
+The client supplies only a relative path; it is canonicalised once (no ``..``, absolute paths,
+encoded traversal or backslashes) and joined under a prefix derived from ids, so no request can
+reach a file outside its run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterator
+
+from starlette.concurrency import run_in_threadpool
+
+from griffin.artifacts import clean_relative_path, join_under
+from griffin.domain.accounts import Principal, Role
+from griffin.domain.tracking import Artifact
+from griffin.errors import Conflict, NotFound
+from griffin.platform import Platform
+from griffin.store import projects, runs
+from griffin.tracking.runs import artifact_prefix
+
+__all__ = ["download_artifact", "list_artifacts", "upload_artifact"]
+
+
+def _prefix(platform: Platform, principal: Principal, run_id: str, role: Role) -> str:
+    """The run's artifact prefix, once the principal may act on the run with ``role``."""
+    with platform.db.session() as session:
+        row = runs.get_row(session, run_id)
+        principal.require(role, projects.get_row_by_id(session, row.project_id).name)
+        if role is not Role.VIEWER and row.lifecycle != "active":
+            raise Conflict(f"run {run_id} is deleted", details={"run_id": run_id})
+        return artifact_prefix(row.project_id, row.id)
+
+
+async def upload_artifact(
+    platform: Platform,
+    principal: Principal,
+    run_id: str,
+    path: str,
+    chunks: AsyncIterable[bytes],
+) -> Artifact:
+    """Stream ``chunks`` to ``path`` under the run; nothing is kept if the upload fails."""
+    relative = clean_relative_path(path)
+    prefix = await run_in_threadpool(_prefix, platform, principal, run_id, Role.EDITOR)
+    key = join_under(prefix, relative)
+    info = await platform.artifacts.awrite_stream(
+        key, chunks, max_bytes=platform.settings.max_artifact_bytes
+    )
+    artifact = Artifact(path=relative, size=info.size, sha256=info.sha256)
+
+    def record() -> None:
+        with platform.db.session(write=True) as session:
+            runs.add_artifact(session, run_id, artifact)
+
+    await run_in_threadpool(record)
+    return artifact
+
+
+def list_artifacts(
+    platform: Platform, principal: Principal, run_id: str, prefix: str = ""
+) -> list[Artifact]:
+    """Artifacts of a run, optionally under a folder ``prefix``."""
+    _prefix(platform, principal, run_id, Role.VIEWER)
+    clean = clean_relative_path(prefix) if prefix else ""
+    with platform.db.session() as session:
+        return runs.list_artifacts(session, run_id, clean)
+
+
+def download_artifact(
+    platform: Platform, principal: Principal, run_id: str, path: str
+) -> tuple[Artifact, Iterator[bytes]]:
+    """The artifact's record and a chunked reader of its bytes."""
+    relative = clean_relative_path(path)
+    prefix = _prefix(platform, principal, run_id, Role.VIEWER)
+    with platform.db.session() as session:
+        found = [a for a in runs.list_artifacts(session, run_id) if a.path == relative]
+    if not found:
+        raise NotFound(
+            f"run {run_id} has no artifact '{relative}'",
+            details={"run_id": run_id, "path": relative},
+        )
+    return found[0], platform.artifacts.iter_read(join_under(prefix, relative))

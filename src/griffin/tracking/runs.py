@@ -1,0 +1,347 @@
+"""Run behaviour: creation, status changes, logging, reading back, heartbeats.
+
+The REST routers, the CLI and (through REST) the SDK all call these functions; none
+re-implements a rule. Every status change is written together with its history row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from griffin.domain.accounts import Principal, Role
+from griffin.domain.ids import new_id
+from griffin.domain.tracking import Metric, Run, RunStatus, check_transition
+from griffin.domain.validation import (
+    MAX_BATCH_METRICS,
+    MAX_BATCH_PARAMS,
+    MAX_BATCH_TAGS,
+    MAX_NAME_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_key,
+    check_name,
+    check_value,
+)
+from griffin.errors import Conflict, InvalidArgument
+from griffin.store import experiments, projects, runs
+from griffin.store.orm.base import utcnow
+from griffin.store.orm.tracking import RunRow
+from griffin.store.session import Database
+from griffin.tracking.pages import Page, decode_cursor, encode_cursor
+
+__all__ = [
+    "create_run",
+    "delete_run",
+    "fail_stale_runs",
+    "get_metric_history",
+    "get_run",
+    "heartbeat",
+    "list_runs",
+    "log_batch",
+    "run_project",
+    "update_run",
+]
+
+
+def run_project(db: Database, run_id: str) -> str:
+    """The name of the project a run belongs to (for authorisation before anything else)."""
+    with db.session() as session:
+        row = runs.get_row(session, run_id)
+        return projects.get_row_by_id(session, row.project_id).name
+
+
+def create_run(
+    db: Database,
+    principal: Principal,
+    project: str,
+    experiment: str,
+    *,
+    name: str | None = None,
+    tags: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+    artifact_root: str,
+) -> Run:
+    """Start a RUNNING run in ``experiment``, creating the experiment on first use."""
+    principal.require(Role.EDITOR, project)
+    check_name(experiment, field="experiment name")
+    run_name = name or f"run-{new_id()[:8]}"
+    if len(run_name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(
+            f"run name is longer than {MAX_NAME_LENGTH} characters", details={"field": "name"}
+        )
+    _check_params_tags(params or {}, tags or {})
+    with db.session(write=True) as session:
+        project_row = projects.get_row(session, project)
+        exp = experiments.find_row(session, project_row, experiment)
+        if exp is None:
+            exp = experiments.create(session, project_row, experiment)
+        elif exp.lifecycle != "active":
+            raise Conflict(f"experiment '{experiment}' is deleted; restore it or use another name")
+        if parent_run_id is not None:
+            parent = runs.get_row(session, parent_run_id)
+            if parent.project_id != project_row.id:
+                raise InvalidArgument(
+                    "a parent run must be in the same project", details={"field": "parent_run_id"}
+                )
+        now = utcnow()
+        run_id = new_id()
+        row = RunRow(
+            id=run_id,
+            experiment_id=exp.id,
+            project_id=project_row.id,
+            name=run_name,
+            user=principal.user,
+            status=str(RunStatus.RUNNING),
+            status_reason="",
+            lifecycle="active",
+            artifact_uri=f"{artifact_root.rstrip('/')}/{artifact_prefix(project_row.id, run_id)}",
+            parent_run_id=parent_run_id,
+            created_at=now,
+            heartbeat_at=now,
+        )
+        session.add(row)
+        session.flush()
+        runs.set_status(session, row, RunStatus.RUNNING, "started", at=now)
+        runs.insert_batch(session, run_id, [], dict(params or {}), dict(tags or {}))
+        session.flush()
+        return runs.hydrate(session, [(row, exp.name, project)], history=True)[0]
+
+
+def artifact_prefix(project_id: str, run_id: str) -> str:
+    """Where a run's artifacts live under the artifact root; derived from ids, never input."""
+    return f"{project_id}/{run_id}/artifacts"
+
+
+def get_run(db: Database, principal: Principal, run_id: str) -> Run:
+    with db.session() as session:
+        found = session.execute(runs.run_query().where(RunRow.id == run_id)).first()
+        if found is None:
+            runs.get_row(session, run_id)  # raises NotFound naming the run
+        assert found is not None
+        principal.require(Role.VIEWER, found[2])
+        return runs.hydrate(session, [found._tuple()], history=True)[0]
+
+
+def _editable_row(session: object, principal: Principal, run_id: str) -> RunRow:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    row = runs.get_row(session, run_id, for_update=True)
+    principal.require(Role.EDITOR, projects.get_row_by_id(session, row.project_id).name)
+    if row.lifecycle != "active":
+        raise Conflict(f"run {run_id} is deleted", details={"run_id": run_id})
+    return row
+
+
+def update_run(
+    db: Database,
+    principal: Principal,
+    run_id: str,
+    *,
+    status: RunStatus | None = None,
+    reason: str = "",
+    name: str | None = None,
+) -> Run:
+    """Rename a run or move it through its lifecycle (RUNNING -> FINISHED/FAILED/KILLED)."""
+    with db.session(write=True) as session:
+        row = _editable_row(session, principal, run_id)
+        if name is not None:
+            if not name or len(name) > MAX_NAME_LENGTH:
+                raise InvalidArgument(
+                    "run name must be 1 to 256 characters", details={"field": "name"}
+                )
+            row.name = name
+        if status is not None and status != RunStatus(row.status):
+            check_transition(run_id, RunStatus(row.status), status)
+            runs.set_status(session, row, status, reason)
+        session.flush()
+    return get_run(db, principal, run_id)
+
+
+def delete_run(db: Database, principal: Principal, run_id: str) -> None:
+    """Soft-delete: the run leaves lists and searches; its data and artifacts stay."""
+    with db.session(write=True) as session:
+        row = _editable_row(session, principal, run_id)
+        row.lifecycle = "deleted"
+        if not RunStatus(row.status).is_terminal:
+            runs.set_status(session, row, RunStatus.KILLED, "deleted while running")
+
+
+def _check_params_tags(params: dict[str, str], tags: dict[str, str]) -> None:
+    if len(params) > MAX_BATCH_PARAMS or len(tags) > MAX_BATCH_TAGS:
+        raise InvalidArgument(
+            f"at most {MAX_BATCH_PARAMS} params and {MAX_BATCH_TAGS} tags per call",
+            details={"field": "params" if len(params) > MAX_BATCH_PARAMS else "tags"},
+        )
+    for key, value in params.items():
+        check_key(key, field="param key")
+        check_value(value, limit=MAX_PARAM_VALUE_LENGTH, field=f"param {key!r}")
+    for key, value in tags.items():
+        check_key(key, field="tag key")
+        check_value(value, limit=MAX_TAG_VALUE_LENGTH, field=f"tag {key!r}")
+
+
+def log_batch(
+    db: Database,
+    principal: Principal,
+    run_id: str,
+    *,
+    metrics: Sequence[Metric] = (),
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Log metrics, params and tags to a run in one transaction: all of it or nothing."""
+    if len(metrics) > MAX_BATCH_METRICS:
+        raise InvalidArgument(
+            f"{len(metrics)} metrics in one batch; the limit is {MAX_BATCH_METRICS}",
+            details={"field": "metrics"},
+        )
+    keys = {m.key for m in metrics}
+    for key in keys:
+        check_key(key, field="metric key")
+    _check_params_tags(params or {}, tags or {})
+    with db.session(write=True) as session:
+        row = _editable_row(session, principal, run_id)
+        runs.insert_batch(session, run_id, metrics, dict(params or {}), dict(tags or {}))
+        row.heartbeat_at = utcnow()
+
+
+def heartbeat(db: Database, principal: Principal, run_id: str) -> None:
+    with db.session(write=True) as session:
+        row = _editable_row(session, principal, run_id)
+        row.heartbeat_at = utcnow()
+
+
+def get_metric_history(db: Database, principal: Principal, run_id: str, key: str) -> list[Metric]:
+    """Every point of ``key`` logged to the run, in step order."""
+    with db.session() as session:
+        row = runs.get_row(session, run_id)
+        principal.require(Role.VIEWER, projects.get_row_by_id(session, row.project_id).name)
+        return runs.metric_history(session, run_id, key)
+
+
+def list_runs(
+    db: Database,
+    principal: Principal,
+    project: str,
+    *,
+    experiment: str | None = None,
+    status: RunStatus | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page[Run]:
+    """Runs of a project (or one experiment), newest first, a page at a time."""
+    principal.require(Role.VIEWER, project)
+    with db.session() as session:
+        project_row = projects.get_row(session, project)
+        query = runs.run_query().where(
+            RunRow.project_id == project_row.id, RunRow.lifecycle == "active"
+        )
+        if experiment is not None:
+            exp = experiments.get_row(session, project_row, experiment)
+            query = query.where(RunRow.experiment_id == exp.id)
+        if status is not None:
+            query = query.where(RunRow.status == str(status))
+        if cursor:
+            created_ms, ident = decode_cursor(cursor, 2)
+            if not isinstance(created_ms, int) or not isinstance(ident, str):
+                raise InvalidArgument("invalid page cursor", details={"field": "cursor"})
+            from datetime import UTC, datetime
+
+            created = datetime.fromtimestamp(created_ms / 1_000_000, UTC)
+            query = query.where(
+                (RunRow.created_at < created)
+                | ((RunRow.created_at == created) & (RunRow.id < ident))
+            )
+        query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit + 1)
+        found = [r._tuple() for r in session.execute(query)]
+        more = len(found) > limit
+        page = runs.hydrate(session, found[:limit])
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = encode_cursor([int(last.created_at.timestamp() * 1_000_000), last.id])
+    return Page(items=page, next_cursor=next_cursor)
+
+
+def fail_stale_runs(db: Database, timeout_s: float) -> list[str]:
+    """Mark FAILED every RUNNING run whose heartbeat lapsed; returns their ids.
+
+    A run's process sends heartbeats (and every logged batch counts as one); when it dies, the
+    run would otherwise stay RUNNING forever.
+    """
+    cutoff = utcnow() - timedelta(seconds=timeout_s)
+    with db.session(write=True) as session:
+        stale = list(
+            session.scalars(
+                select(RunRow).where(
+                    RunRow.status == str(RunStatus.RUNNING), RunRow.heartbeat_at < cutoff
+                )
+            )
+        )
+        for row in stale:
+            silent = (utcnow() - row.heartbeat_at).total_seconds()
+            runs.set_status(
+                session,
+                row,
+                RunStatus.FAILED,
+                f"no heartbeat for {math.floor(silent)} s (limit {timeout_s:g} s): the process "
+                "running it probably died",
+            )
+        return [row.id for row in stale]
+
+
+MAX_SEARCH_RESULTS = 50_000
+
+
+def search_runs(
+    db: Database,
+    principal: Principal,
+    project: str,
+    *,
+    experiments_: Sequence[str] = (),
+    filter_: str | None = None,
+    order_by: Sequence[str] | None = None,
+    limit: int = 1000,
+    cursor: str | None = None,
+    include_deleted: bool = False,
+) -> Page[Run]:
+    """Runs of a project's experiments matching ``filter_``, ordered by ``order_by``.
+
+    The grammar is MLflow's (``griffin.domain.search`` documents it). Pages are ``limit`` runs;
+    pass ``next_cursor`` back for the next one.
+    """
+    from griffin.domain.search import parse_filter, parse_order_by
+    from griffin.store.search import apply_filter, apply_order
+
+    principal.require(Role.VIEWER, project)
+    if not 1 <= limit <= MAX_SEARCH_RESULTS:
+        raise InvalidArgument(
+            f"limit must be between 1 and {MAX_SEARCH_RESULTS}", details={"field": "limit"}
+        )
+    comparisons = parse_filter(filter_)
+    order = parse_order_by(order_by)
+    offset = 0
+    if cursor:
+        (offset_value,) = decode_cursor(cursor, 1)
+        if not isinstance(offset_value, int) or offset_value < 0:
+            raise InvalidArgument("invalid page cursor", details={"field": "cursor"})
+        offset = offset_value
+    with db.session() as session:
+        project_row = projects.get_row(session, project)
+        query = runs.run_query().where(RunRow.project_id == project_row.id)
+        if not include_deleted:
+            query = query.where(RunRow.lifecycle == "active")
+        if experiments_:
+            ids = [experiments.get_row(session, project_row, e).id for e in experiments_]
+            query = query.where(RunRow.experiment_id.in_(ids))
+        query = apply_order(apply_filter(query, comparisons), order)
+        found = [r._tuple() for r in session.execute(query.offset(offset).limit(limit + 1))]
+        page = runs.hydrate(session, found[:limit])
+    more = len(found) > limit
+    return Page(items=page, next_cursor=encode_cursor([offset + limit]) if more else None)
