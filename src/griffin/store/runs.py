@@ -103,8 +103,34 @@ def insert_batch(
             }
             for m in metrics
         ]
-        session.execute(insert(MetricRow), rows)
+        _append_metrics(session, rows)
         _update_latest(session, insert, rows)
+
+
+_METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp_ms")
+
+
+def _append_metrics(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append metric points with the engine's bulk path.
+
+    On PostgreSQL that is COPY (one round trip; psycopg's executemany would send one statement
+    per row); on SQLite, the driver's executemany (a C loop over one prepared statement),
+    skipping SQLAlchemy's per-row parameter processing.
+    """
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    columns = ", ".join(_METRIC_COLUMNS)
+    values = [tuple(row[c] for c in _METRIC_COLUMNS) for row in rows]
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY metrics ({columns}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row(value)
+        return
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(f"INSERT INTO metrics ({columns}) VALUES (?, ?, ?, ?, ?, ?)", values)
+    finally:
+        cursor.close()
 
 
 def _insert_params(session: Session, insert: Any, run_id: str, params: dict[str, str]) -> None:

