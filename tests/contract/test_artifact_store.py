@@ -334,6 +334,17 @@ def test_listing_skips_escaping_symlinks(planted: tuple[LocalArtifactStore, Path
     assert _read(local, "alias") == b"ok"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_special_files_are_not_artifacts(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    local = LocalArtifactStore(str(root))
+    os.mkfifo(root / "pipe")  # opening this for reading would block a naive store forever
+    with pytest.raises(NotFound):
+        local.open_read("pipe")
+    assert local.list("") == []
+    assert not local.exists("pipe")
+
+
 def test_local_refused_upload_leaves_no_directories(tmp_path: Path) -> None:
     root = tmp_path / "store"
     local = LocalArtifactStore(str(root))

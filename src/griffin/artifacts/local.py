@@ -21,6 +21,9 @@ __all__ = ["LocalArtifactStore"]
 # the open(): a symlink swapped in as the last component at that moment makes open() fail.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+# Opening a FIFO for reading blocks until a writer appears; non-blocking open lets us look at
+# what we opened first (regular files ignore the flag, and we clear it again anyway).
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 # (directory, its path relative to the listed prefix); an alias because inside the class body
 # the name ``list`` is the store's method.
@@ -152,7 +155,7 @@ class LocalArtifactStore(StagingArtifactStore):
     def open_read(self, key: str) -> BinaryIO:
         real = self._resolve(key)
         try:
-            fd = os.open(real, os.O_RDONLY | _NOFOLLOW | _BINARY)
+            fd = os.open(real, os.O_RDONLY | _NOFOLLOW | _BINARY | _NONBLOCK)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(f"artifact {key!r} not found", details={"path": key}) from None
         # Only regular files: a directory would fail later, and a FIFO or device could hang a
@@ -160,6 +163,8 @@ class LocalArtifactStore(StagingArtifactStore):
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise NotFound(f"artifact {key!r} not found", details={"path": key})
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
 
     def list(self, prefix: str) -> list[ArtifactInfo]:
