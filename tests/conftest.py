@@ -7,6 +7,7 @@ its tables between tests; the SQLite side copies a migrated template file.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from griffin.config import Settings, load_settings
 from griffin.platform import Platform, open_platform
@@ -31,7 +32,8 @@ def _isolated_env(
 ) -> None:
     """No test reads the developer's ~/.griffin, griffin.toml or GRIFFIN_* variables."""
     for name in list(os.environ):
-        if name.startswith("GRIFFIN_") and name != "GRIFFIN_TEST_PG":
+        # GRIFFIN_TEST_PG was read at import; as a GRIFFIN_* variable the settings would reject it.
+        if name.startswith("GRIFFIN_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("GRIFFIN_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
@@ -64,17 +66,22 @@ def pg_database() -> Iterator[str]:
     upgrade(db)
     db.dispose()
     yield url
+    _scratch_engine(url).dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+@functools.cache
+def _scratch_engine(url: str) -> Engine:
+    return Database(url).engine
+
+
 def _truncate(url: str) -> None:
-    db = Database(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.dispose()
+    # DELETE in reverse dependency order is several times faster than TRUNCATE on small tables.
+    with _scratch_engine(url).begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

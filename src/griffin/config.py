@@ -114,6 +114,10 @@ class _TomlSource:
             data = tomllib.loads(self.path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{self.path}: invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{self.path}: not valid UTF-8 (byte {exc.start}); TOML files must be UTF-8"
+            ) from None
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot be read: {exc.strerror}") from None
         return data
@@ -135,14 +139,17 @@ def _env_values(environ: dict[str, str]) -> dict[str, str]:
     return values
 
 
+def _home(env: dict[str, Any]) -> Path:
+    return Path(env.get("home") or Path.home() / ".griffin").expanduser()
+
+
 def settings_sources(
     cwd: Path | None = None, environ: dict[str, str] | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     """The layers, lowest precedence first, as ``(origin, values)`` pairs."""
     environ = dict(os.environ if environ is None else environ)
     env = _env_values(environ)
-    home = Path(env.get("home") or Path.home() / ".griffin").expanduser()
-    home_file = home / HOME_FILE
+    home_file = _home(env) / HOME_FILE
     project_file = (cwd or Path.cwd()) / PROJECT_FILE
     layers: list[tuple[str, dict[str, Any]]] = [
         (str(home_file), _TomlSource(home_file).read()),
@@ -184,6 +191,10 @@ def load_settings_with_origins(
         for key, value in values.items():
             merged[key] = value
             origins[key] = origin
+    if "home" not in merged:
+        # The folder whose config.toml was read, from the same environment (which may be an
+        # explicit ``environ``, not os.environ that the field's default would read).
+        merged["home"] = _home(dict(layers)["environment"])
     try:
         settings = Settings(**merged)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ in-process and over HTTP.
     ├── NotFound                      404  NOT_FOUND
     ├── AlreadyExists                 409  ALREADY_EXISTS
     ├── Conflict                      409  CONFLICT
+    ├── MethodNotAllowed              405  METHOD_NOT_ALLOWED
     ├── PayloadTooLarge               413  PAYLOAD_TOO_LARGE
     ├── NotSupported                  501  NOT_SUPPORTED
     └── BackendUnavailable            503  BACKEND_UNAVAILABLE
@@ -32,11 +33,13 @@ __all__ = [
     "Conflict",
     "GriffinError",
     "InvalidArgument",
+    "MethodNotAllowed",
     "NotFound",
     "NotSupported",
     "PayloadTooLarge",
     "PermissionDenied",
     "Unauthenticated",
+    "class_for_status",
     "from_payload",
 ]
 
@@ -105,6 +108,13 @@ class NotFound(GriffinError):
     http_status = 404
 
 
+class MethodNotAllowed(GriffinError):
+    """The endpoint exists but does not take this HTTP method."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
 class AlreadyExists(GriffinError):
     """An object with this name already exists."""
 
@@ -145,7 +155,9 @@ def _all_classes() -> dict[str, type[GriffinError]]:
     pending: list[type[GriffinError]] = [GriffinError]
     while pending:
         cls = pending.pop()
-        found[cls.code] = cls
+        # Parents are visited before their subclasses, so a private subclass that reuses its
+        # parent's code (e.g. an internal GriffinError) never shadows the public class.
+        found.setdefault(cls.code, cls)
         pending.extend(cls.__subclasses__())
     return found
 
@@ -161,20 +173,22 @@ def from_payload(status: int, payload: Any) -> GriffinError:
         message = f"server answered HTTP {status}"
         if isinstance(payload, dict) and "detail" in payload:
             message += f": {payload['detail']}"
-        return _class_for_status(status)(message)
+        return class_for_status(status)(message)
     code = str(body.get("code", ""))
     message = str(body.get("message", "")) or f"server answered HTTP {status}"
     details = body.get("details") if isinstance(body.get("details"), dict) else None
-    cls = _all_classes().get(code) or _class_for_status(status)
+    cls = _all_classes().get(code) or class_for_status(status)
     return cls(message, details=details)
 
 
-def _class_for_status(status: int) -> type[GriffinError]:
+def class_for_status(status: int) -> type[GriffinError]:
+    """The error class that stands for an HTTP status (``GriffinError`` if none does)."""
     by_status: dict[int, type[GriffinError]] = {
         400: InvalidArgument,
         401: Unauthenticated,
         403: PermissionDenied,
         404: NotFound,
+        405: MethodNotAllowed,
         409: Conflict,
         413: PayloadTooLarge,
         422: InvalidArgument,

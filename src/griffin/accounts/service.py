@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from griffin.domain.accounts import ALL_PROJECTS, Principal, Project, Role, TokenInfo
-from griffin.domain.validation import check_name
+from griffin.domain.validation import check_name, check_user
 from griffin.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from griffin.store import projects, tokens
 from griffin.store.orm.accounts import ProjectRow
@@ -68,7 +68,7 @@ def create_token(
     Over the API, an admin of a project may issue tokens for it; only a site-wide admin may issue
     site-wide tokens. A missing project is created on the bootstrap path only.
     """
-    check_name(user, field="user")
+    check_user(user)
     if project != ALL_PROJECTS:
         check_name(project, field="project")
     if principal is not None:

@@ -15,6 +15,7 @@ from griffin.config import Settings
 from griffin.errors import GriffinError
 from griffin.platform import Platform, open_platform
 from griffin.server.errors import install_error_handlers
+from griffin.server.limits import BodyLimit
 from griffin.server.routers import experiments, health, projects, runs
 from griffin.tracking.runs import fail_stale_runs
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     app.state.platform = platform
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (projects, experiments, runs):

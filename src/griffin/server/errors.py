@@ -9,7 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from griffin.errors import GriffinError, InvalidArgument, NotFound
+from griffin.errors import (
+    GriffinError,
+    InvalidArgument,
+    MethodNotAllowed,
+    NotFound,
+)
 
 __all__ = ["install_error_handlers"]
 
@@ -35,8 +40,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return _response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
-        error = GriffinError(str(exc.detail))
-        return JSONResponse(error.to_payload() | {}, status_code=exc.status_code)
+        if exc.status_code == 405:
+            return _response(
+                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            )
+        return JSONResponse(GriffinError(str(exc.detail)).to_payload(), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -50,6 +58,12 @@ def validation_to_error(errors: object) -> InvalidArgument:
     if not items:
         return InvalidArgument("invalid request")
     first = items[0]
+    if first.get("type") == "json_invalid":
+        # FastAPI puts the character offset where a field name would be: say what it is.
+        at = [p for p in first.get("loc", ()) if isinstance(p, int)]
+        where = f" at position {at[0]}" if at else ""
+        reason = (first.get("ctx") or {}).get("error") or first.get("msg", "")
+        return InvalidArgument(f"invalid JSON body{where}: {reason}", details={"field": "body"})
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     field = ".".join(loc) or "request"
     message = f"invalid {field}: {first.get('msg', 'invalid value')}"

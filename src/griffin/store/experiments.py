@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 from griffin.domain.ids import new_id
 from griffin.domain.tracking import Experiment
 from griffin.errors import AlreadyExists, NotFound
+from griffin.store.dml import insert_missing
 from griffin.store.orm.accounts import ProjectRow
 from griffin.store.orm.base import utcnow
 from griffin.store.orm.tracking import ExperimentRow, ExperimentTagRow
 
-__all__ = ["create", "get_row", "list_page", "to_domain"]
+__all__ = ["create", "ensure", "get_row", "list_page", "to_domain"]
 
 
 def to_domain(row: ExperimentRow, project: str, tags: dict[str, str] | None = None) -> Experiment:
@@ -87,6 +88,26 @@ def create(
         ExperimentTagRow(experiment_id=row.id, key=k, value=v) for k, v in (tags or {}).items()
     )
     session.flush()
+    return row
+
+
+def ensure(session: Session, project: ProjectRow, name: str) -> ExperimentRow:
+    """The experiment named ``name``, created on first use (safe under concurrent callers)."""
+    row = find_row(session, project, name)
+    if row is None:
+        now = utcnow()
+        values = {
+            "id": new_id(),
+            "project_id": project.id,
+            "name": name,
+            "description": "",
+            "lifecycle": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        insert_missing(session, ExperimentRow, values, ["project_id", "name"])
+        row = find_row(session, project, name)
+        assert row is not None
     return row
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from griffin.domain.accounts import Project
 from griffin.domain.ids import new_id
 from griffin.errors import AlreadyExists, NotFound
+from griffin.store.dml import insert_missing
 from griffin.store.orm.accounts import ProjectRow, UserRow
 from griffin.store.orm.base import utcnow
 
@@ -40,11 +41,13 @@ def create(session: Session, name: str, description: str = "") -> Project:
 
 def ensure(session: Session, name: str) -> ProjectRow:
     """The project row, created on first use (the embedded store's default project)."""
-    row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+    query = select(ProjectRow).where(ProjectRow.name == name)
+    row = session.scalar(query)
     if row is None:
-        row = ProjectRow(id=new_id(), name=name, description="", created_at=utcnow())
-        session.add(row)
-        session.flush()
+        values = {"id": new_id(), "name": name, "description": "", "created_at": utcnow()}
+        insert_missing(session, ProjectRow, values, ["name"])
+        row = session.scalar(query)  # ours, or the one a concurrent caller created first
+        assert row is not None
     return row
 
 
@@ -53,11 +56,14 @@ def list_all(session: Session) -> list[Project]:
 
 
 def ensure_user(session: Session, name: str) -> UserRow:
-    row = session.scalar(select(UserRow).where(UserRow.name == name))
+    query = select(UserRow).where(UserRow.name == name)
+    row = session.scalar(query)
     if row is None:
-        row = UserRow(id=new_id(), name=name, created_at=utcnow())
-        session.add(row)
-        session.flush()
+        insert_missing(
+            session, UserRow, {"id": new_id(), "name": name, "created_at": utcnow()}, ["name"]
+        )
+        row = session.scalar(query)
+        assert row is not None
     return row
 
 

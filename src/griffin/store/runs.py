@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from griffin.domain.tracking import Artifact, Metric, Run, RunStatus, StatusChange
 from griffin.errors import Conflict, NotFound
+from griffin.store.dml import dialect_insert
 from griffin.store.orm.accounts import ProjectRow
 from griffin.store.orm.base import utcnow
 from griffin.store.orm.tracking import (
@@ -67,8 +68,30 @@ def set_status(
     session.add(RunStatusRow(run_id=row.id, status=str(status), reason=reason, at=at))
 
 
-def _upsert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+_upsert = dialect_insert
+
+
+def fail_if_silent(session: Session, run_id: str, cutoff: datetime, reason: str) -> bool:
+    """Mark a RUNNING run FAILED unless it sent a heartbeat after ``cutoff``.
+
+    One conditional UPDATE: a batch that refreshes the heartbeat concurrently either commits
+    first (then this matches nothing) or waits for this one, so a live run is never failed.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.status == str(RunStatus.RUNNING),
+            RunRow.heartbeat_at < cutoff,
+        )
+        .values(status=str(RunStatus.FAILED), status_reason=reason, ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    session.add(RunStatusRow(run_id=run_id, status=str(RunStatus.FAILED), reason=reason, at=now))
+    return True
 
 
 def insert_batch(
@@ -119,18 +142,35 @@ def _append_metrics(session: Session, rows: list[dict[str, Any]]) -> None:
     """
     connection = session.connection()
     raw = connection.connection.driver_connection
+    assert raw is not None, "a checked-out connection always has its driver connection"
     columns = ", ".join(_METRIC_COLUMNS)
     values = [tuple(row[c] for c in _METRIC_COLUMNS) for row in rows]
+    driver_error = connection.dialect.loaded_dbapi.Error
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(f"COPY metrics ({columns}) FROM STDIN") as copy:
-            for value in values:
-                copy.write_row(value)
-        return
-    cursor = raw.cursor()
+        statement = f"COPY metrics ({columns}) FROM STDIN"
+    else:
+        statement = f"INSERT INTO metrics ({columns}) VALUES (?, ?, ?, ?, ?, ?)"
     try:
-        cursor.executemany(f"INSERT INTO metrics ({columns}) VALUES (?, ?, ?, ?, ?, ?)", values)
-    finally:
-        cursor.close()
+        if connection.dialect.name == "postgresql":
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for value in values:
+                    copy.write_row(value)
+            return
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(statement, values)
+        finally:
+            cursor.close()
+    except driver_error as exc:
+        # The driver's own exceptions bypass SQLAlchemy; wrap them as SQLAlchemy would, so the
+        # session helper translates them like every other database error.
+        raise DBAPIError.instance(
+            statement,
+            None,
+            exc,
+            driver_error,
+            connection_invalidated=connection.dialect.is_disconnect(exc, raw, None),
+        ) from exc
 
 
 def _insert_params(session: Session, insert: Any, run_id: str, params: dict[str, str]) -> None:

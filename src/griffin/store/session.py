@@ -16,17 +16,24 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.exc import (
+    ArgumentError,
     DBAPIError,
     IntegrityError,
     InterfaceError,
     OperationalError,
     SQLAlchemyError,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from griffin.config import mask_url
-from griffin.errors import AlreadyExists, BackendUnavailable, Conflict, GriffinError
+from griffin.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    ConfigError,
+    Conflict,
+    GriffinError,
+)
 
 __all__ = ["Database"]
 
@@ -43,7 +50,14 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.masked_url = mask_url(url)
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError) as exc:
+            raise ConfigError(
+                f"invalid database_url {self.masked_url!r}: {exc}; use sqlite:///path/to/file.db "
+                "or postgresql://user:password@host:5432/database",
+                details={"field": "database_url"},
+            ) from None
         self.dialect = parsed.get_backend_name()
         if self.dialect not in {"sqlite", "postgresql"}:
             raise BackendUnavailable(
@@ -65,7 +79,15 @@ class Database:
                 # One shared connection, or each session would see its own empty database.
                 kwargs["poolclass"] = StaticPool
             else:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(database).expanduser().parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise BackendUnavailable(
+                        f"cannot create the folder {folder} of the metadata database "
+                        f"{self.masked_url}: {exc.strerror or exc}",
+                        details={"url": self.masked_url},
+                    ) from None
             engine = create_engine(url, echo=echo, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
@@ -87,12 +109,13 @@ class Database:
         session = self._sessions()
         if not write:
             event.listen(session, "before_flush", _refuse_flush)
+            event.listen(session, "do_orm_execute", _refuse_dml)
         try:
             yield session
             if write:
                 session.commit()
-            else:
-                session.rollback()
+            # A read-only transaction ends in close() below: it rolls back without expiring
+            # the loaded rows, so callers may still read their attributes after the block.
         except GriffinError:
             session.rollback()
             raise
@@ -163,6 +186,13 @@ def _refuse_flush(session: Session, flush_context: Any, instances: Any) -> None:
         raise _ReadOnlyFlush("a read-only session tried to write; open it with write=True")
 
 
+def _refuse_dml(state: ORMExecuteState) -> None:
+    # Bulk INSERT/UPDATE/DELETE statements bypass the flush: without this they would run and
+    # then be silently rolled back.
+    if state.is_insert or state.is_update or state.is_delete:
+        raise _ReadOnlyFlush("a read-only session tried to write; open it with write=True")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the server read while a run is writing; NORMAL sync is safe under WAL.
@@ -170,4 +200,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # LIKE is case-sensitive on PostgreSQL (and in the search grammar); SQLite's default is not.
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()

@@ -8,13 +8,14 @@ reach a file outside its run.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
 
 from starlette.concurrency import run_in_threadpool
 
 from griffin.artifacts import clean_relative_path, join_under
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.tracking import Artifact
-from griffin.errors import Conflict, NotFound
+from griffin.errors import Conflict, GriffinError, NotFound
 from griffin.platform import Platform
 from griffin.store import projects, runs
 from griffin.tracking.runs import artifact_prefix
@@ -32,6 +33,16 @@ def _prefix(platform: Platform, principal: Principal, run_id: str, role: Role) -
         return artifact_prefix(row.project_id, row.id)
 
 
+@contextmanager
+def _as_run_path(key: str, relative: str) -> Iterator[None]:
+    """Errors from the store name its internal key; the caller only knows the run's path."""
+    try:
+        yield
+    except GriffinError as exc:
+        details = {k: relative if v == key else v for k, v in exc.details.items()}
+        raise type(exc)(exc.message.replace(key, relative), details=details) from None
+
+
 async def upload_artifact(
     platform: Platform,
     principal: Principal,
@@ -43,9 +54,10 @@ async def upload_artifact(
     relative = clean_relative_path(path)
     prefix = await run_in_threadpool(_prefix, platform, principal, run_id, Role.EDITOR)
     key = join_under(prefix, relative)
-    info = await platform.artifacts.awrite_stream(
-        key, chunks, max_bytes=platform.settings.max_artifact_bytes
-    )
+    with _as_run_path(key, relative):
+        info = await platform.artifacts.awrite_stream(
+            key, chunks, max_bytes=platform.settings.max_artifact_bytes
+        )
     artifact = Artifact(path=relative, size=info.size, sha256=info.sha256)
 
     def record() -> None:
@@ -79,4 +91,6 @@ def download_artifact(
             f"run {run_id} has no artifact '{relative}'",
             details={"run_id": run_id, "path": relative},
         )
-    return found[0], platform.artifacts.iter_read(join_under(prefix, relative))
+    key = join_under(prefix, relative)
+    with _as_run_path(key, relative):
+        return found[0], platform.artifacts.iter_read(key)

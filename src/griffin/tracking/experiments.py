@@ -5,7 +5,7 @@ from __future__ import annotations
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.tracking import Experiment
 from griffin.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_name, check_value
-from griffin.errors import InvalidArgument
+from griffin.errors import AlreadyExists
 from griffin.store import experiments, projects
 from griffin.store.orm.base import utcnow
 from griffin.store.session import Database
@@ -99,7 +99,10 @@ def update_experiment(
         row = experiments.get_row(session, project_row, name)
         if new_name is not None and new_name != row.name:
             if experiments.find_row(session, project_row, new_name) is not None:
-                raise InvalidArgument(f"experiment '{new_name}' already exists")
+                raise AlreadyExists(
+                    f"experiment '{new_name}' already exists in project '{project}'",
+                    details={"experiment": new_name, "project": project},
+                )
             row.name = new_name
         if description is not None:
             row.description = description

@@ -22,6 +22,7 @@ from griffin.domain.validation import (
     MAX_NAME_LENGTH,
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
+    check_int64,
     check_key,
     check_name,
     check_value,
@@ -29,7 +30,7 @@ from griffin.domain.validation import (
 from griffin.errors import Conflict, InvalidArgument
 from griffin.store import experiments, projects, runs
 from griffin.store.orm.base import utcnow
-from griffin.store.orm.tracking import RunRow
+from griffin.store.orm.tracking import ExperimentRow, RunRow
 from griffin.store.session import Database
 from griffin.tracking.pages import Page, decode_cursor, encode_cursor
 
@@ -77,10 +78,8 @@ def create_run(
     _check_params_tags(params or {}, tags or {})
     with db.session(write=True) as session:
         project_row = projects.get_row(session, project)
-        exp = experiments.find_row(session, project_row, experiment)
-        if exp is None:
-            exp = experiments.create(session, project_row, experiment)
-        elif exp.lifecycle != "active":
+        exp = experiments.ensure(session, project_row, experiment)
+        if exp.lifecycle != "active":
             raise Conflict(f"experiment '{experiment}' is deleted; restore it or use another name")
         if parent_run_id is not None:
             parent = runs.get_row(session, parent_run_id)
@@ -124,7 +123,7 @@ def get_run(db: Database, principal: Principal, run_id: str) -> Run:
             runs.get_row(session, run_id)  # raises NotFound naming the run
         assert found is not None
         principal.require(Role.VIEWER, found[2])
-        return runs.hydrate(session, [found._tuple()], history=True)[0]
+        return runs.hydrate(session, [found], history=True)[0]
 
 
 def _editable_row(session: object, principal: Principal, run_id: str) -> RunRow:
@@ -204,6 +203,9 @@ def log_batch(
     keys = {m.key for m in metrics}
     for key in keys:
         check_key(key, field="metric key")
+    for metric in metrics:
+        check_int64(metric.step, field="metric step")
+        check_int64(metric.timestamp_ms, field="metric timestamp_ms", minimum=0)
     _check_params_tags(params or {}, tags or {})
     with db.session(write=True) as session:
         row = _editable_row(session, principal, run_id)
@@ -239,8 +241,11 @@ def list_runs(
     principal.require(Role.VIEWER, project)
     with db.session() as session:
         project_row = projects.get_row(session, project)
+        # A deleted experiment's runs leave the lists with it (their data stays).
         query = runs.run_query().where(
-            RunRow.project_id == project_row.id, RunRow.lifecycle == "active"
+            RunRow.project_id == project_row.id,
+            RunRow.lifecycle == "active",
+            ExperimentRow.lifecycle == "active",
         )
         if experiment is not None:
             exp = experiments.get_row(session, project_row, experiment)
@@ -259,7 +264,7 @@ def list_runs(
                 | ((RunRow.created_at == created) & (RunRow.id < ident))
             )
         query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit + 1)
-        found = [r._tuple() for r in session.execute(query)]
+        found = list(session.execute(query))
         more = len(found) > limit
         page = runs.hydrate(session, found[:limit])
     next_cursor = None
@@ -277,23 +282,21 @@ def fail_stale_runs(db: Database, timeout_s: float) -> list[str]:
     """
     cutoff = utcnow() - timedelta(seconds=timeout_s)
     with db.session(write=True) as session:
-        stale = list(
-            session.scalars(
-                select(RunRow).where(
-                    RunRow.status == str(RunStatus.RUNNING), RunRow.heartbeat_at < cutoff
-                )
+        candidates = session.execute(
+            select(RunRow.id, RunRow.heartbeat_at).where(
+                RunRow.status == str(RunStatus.RUNNING), RunRow.heartbeat_at < cutoff
             )
-        )
-        for row in stale:
-            silent = (utcnow() - row.heartbeat_at).total_seconds()
-            runs.set_status(
-                session,
-                row,
-                RunStatus.FAILED,
+        ).all()
+        failed = []
+        for run_id, heartbeat_at in candidates:
+            silent = (utcnow() - heartbeat_at).total_seconds()
+            reason = (
                 f"no heartbeat for {math.floor(silent)} s (limit {timeout_s:g} s): the process "
-                "running it probably died",
+                "running it probably died"
             )
-        return [row.id for row in stale]
+            if runs.fail_if_silent(session, run_id, cutoff, reason):
+                failed.append(run_id)
+        return failed
 
 
 MAX_SEARCH_RESULTS = 50_000
@@ -336,12 +339,12 @@ def search_runs(
         project_row = projects.get_row(session, project)
         query = runs.run_query().where(RunRow.project_id == project_row.id)
         if not include_deleted:
-            query = query.where(RunRow.lifecycle == "active")
+            query = query.where(RunRow.lifecycle == "active", ExperimentRow.lifecycle == "active")
         if experiments_:
             ids = [experiments.get_row(session, project_row, e).id for e in experiments_]
             query = query.where(RunRow.experiment_id.in_(ids))
         query = apply_order(apply_filter(query, comparisons), order)
-        found = [r._tuple() for r in session.execute(query.offset(offset).limit(limit + 1))]
+        found = list(session.execute(query.offset(offset).limit(limit + 1)))
         page = runs.hydrate(session, found[:limit])
     more = len(found) > limit
     return Page(items=page, next_cursor=encode_cursor([offset + limit]) if more else None)

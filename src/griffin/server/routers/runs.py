@@ -12,6 +12,7 @@ from griffin.domain.tracking import Metric, RunStatus
 from griffin.errors import InvalidArgument, PayloadTooLarge
 from griffin.server.deps import CurrentPlatform, CurrentPrincipal
 from griffin.server.errors import validation_to_error
+from griffin.server.limits import MAX_JSON_BODY
 from griffin.server.schemas.tracking import (
     ArtifactOut,
     LogBatch,
@@ -27,8 +28,6 @@ from griffin.server.schemas.tracking import (
 from griffin.tracking import artifacts, runs
 
 router = APIRouter(tags=["runs"])
-
-MAX_BATCH_BODY = 16 * 1024 * 1024
 
 
 @router.post("/projects/{project}/runs", status_code=status.HTTP_201_CREATED)
@@ -126,8 +125,8 @@ async def log_batch(
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BATCH_BODY:
-            raise PayloadTooLarge(f"a batch body is limited to {MAX_BATCH_BODY} bytes")
+        if len(body) > MAX_JSON_BODY:  # BodyLimit stops it earlier; this keeps the route safe
+            raise PayloadTooLarge(f"a batch body is limited to {MAX_JSON_BODY} bytes")
     try:
         batch = LogBatch.model_validate_json(bytes(body))
     except ValueError as exc:

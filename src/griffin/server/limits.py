@@ -1,0 +1,78 @@
+"""Request-size limits, enforced once for every route before a body is parsed.
+
+JSON bodies are capped (a client cannot make the server buffer gigabytes); artifact uploads are
+exempt here because they stream to the artifact store, which enforces its own size limit.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from griffin.errors import PayloadTooLarge
+
+__all__ = ["MAX_JSON_BODY", "BodyLimit"]
+
+MAX_JSON_BODY = 16 * 1024 * 1024
+_STREAMED = re.compile(r"^/api/v1/runs/[^/]+/artifacts/.")
+
+
+class BodyLimit:
+    """Reject request bodies over ``limit`` bytes with 413, by header or as they stream in."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"] == "PUT" and _STREAMED.match(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(send)
+            return
+        seen = 0
+        rejected = False
+
+        async def counted() -> Message:
+            # Over the limit mid-stream: answer 413 ourselves and tell the app the client went
+            # away (an exception here would be swallowed by the framework's body parser).
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                rejected = True
+                await self._reject(send)
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
+        await self.app(scope, counted, guarded_send)
+
+    def _message(self) -> str:
+        return (
+            f"request body is over the {self.limit / 1024**2:g} MiB limit "
+            f"({self.limit} bytes); upload files as artifacts instead"
+        )
+
+    async def _reject(self, send: Send) -> None:
+        body = orjson.dumps(PayloadTooLarge(self._message()).to_payload())
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
