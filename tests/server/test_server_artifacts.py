@@ -80,7 +80,9 @@ async def test_upload_download_and_list(client: httpx.AsyncClient, platform: Pla
     response = await client.put(f"{API}/runs/{run_id}/artifacts/model/weights.bin", content=content)
     assert response.status_code == 201, response.text
     digest = hashlib.sha256(content).hexdigest()
-    assert response.json() == {"path": "model/weights.bin", "size": len(content), "sha256": digest}
+    uploaded = response.json()
+    assert uploaded.pop("created_at").endswith("Z")
+    assert uploaded == {"path": "model/weights.bin", "size": len(content), "sha256": digest}
     await client.put(f"{API}/runs/{run_id}/artifacts/model/config.json", content=b"{}")
     await client.put(f"{API}/runs/{run_id}/artifacts/README.md", content=b"# hi")
 

@@ -318,7 +318,7 @@ def add_artifact(session: Session, run_id: str, artifact: Artifact) -> None:
         path=artifact.path,
         size=artifact.size,
         sha256=artifact.sha256,
-        created_at=utcnow(),
+        created_at=artifact.created_at or utcnow(),
     )
     session.execute(
         stmt.on_conflict_do_update(

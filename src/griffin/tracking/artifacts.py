@@ -18,6 +18,7 @@ from griffin.domain.tracking import Artifact
 from griffin.errors import Conflict, GriffinError, NotFound
 from griffin.platform import Platform
 from griffin.store import projects, runs
+from griffin.store.orm.base import utcnow
 from griffin.tracking.runs import artifact_prefix
 
 __all__ = ["download_artifact", "list_artifacts", "upload_artifact"]
@@ -58,7 +59,7 @@ async def upload_artifact(
         info = await platform.artifacts.awrite_stream(
             key, chunks, max_bytes=platform.settings.max_artifact_bytes
         )
-    artifact = Artifact(path=relative, size=info.size, sha256=info.sha256)
+    artifact = Artifact(path=relative, size=info.size, sha256=info.sha256, created_at=utcnow())
 
     def record() -> None:
         with platform.db.session(write=True) as session:

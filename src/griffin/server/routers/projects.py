@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from griffin.accounts import service
 from griffin.server.deps import CurrentPlatform, CurrentPrincipal
@@ -74,6 +74,5 @@ def revoke_token(
     token_id: str,
     platform: CurrentPlatform,
     principal: CurrentPrincipal,
-    _: bool = Query(default=False, include_in_schema=False),
 ) -> None:
     service.revoke_token(platform.db, principal, token_id)

@@ -199,8 +199,7 @@ def download_artifact(
     run_id: str, path: str, platform: CurrentPlatform, principal: CurrentPrincipal
 ) -> StreamingResponse:
     artifact, chunks = artifacts.download_artifact(platform, principal, run_id, path)
-    return StreamingResponse(
-        chunks,
-        media_type="application/octet-stream",
-        headers={"content-length": str(artifact.size), "x-griffin-sha256": artifact.sha256 or ""},
-    )
+    headers = {"content-length": str(artifact.size)}
+    if artifact.sha256:
+        headers["x-griffin-sha256"] = artifact.sha256
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)

@@ -171,10 +171,11 @@ class ArtifactOut(Wire):
     path: str
     size: int
     sha256: str | None
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, a: Artifact) -> ArtifactOut:
-        return cls(path=a.path, size=a.size, sha256=a.sha256)
+        return cls(path=a.path, size=a.size, sha256=a.sha256, created_at=a.created_at)
 
 
 class Paged(Wire, Generic[T]):

@@ -1,0 +1,1 @@
+"""The ``griffin`` command line: one module per noun, the Typer root in :mod:`griffin.cli.main`."""
