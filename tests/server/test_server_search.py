@@ -135,9 +135,10 @@ async def test_filter_by_id_and_time(client: httpx.AsyncClient, runs: Fixture) -
 
 
 ORDER_CASES = [
-    (["metrics.acc DESC"], "fbeagcd"),  # NaN (c), then missing (d), last either way
-    (["metrics.acc ASC"], "gaebfcd"),
-    (["metrics.acc"], "gaebfcd"),
+    # NaN (c) and missing (d) sort last in either direction, newest first among themselves.
+    (["metrics.acc DESC"], "fbeagdc"),
+    (["metrics.acc ASC"], "gaebfdc"),
+    (["metrics.acc"], "gaebfdc"),
     (["params.model"], "gdfcabe"),  # '100%' < 'bert' < 'resnet' < 'vit'; missing last
     (["name DESC"], "gfedcba"),
     (["start_time"], "abcdefg"),
@@ -166,7 +167,7 @@ async def test_pages_follow_the_order(client: httpx.AsyncClient, runs: Fixture) 
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == list("fbeagcd")
+    assert seen == list("fbeagdc")
 
 
 async def test_deleted_runs_are_excluded(client: httpx.AsyncClient, runs: Fixture) -> None:

@@ -62,6 +62,8 @@ def to_jsonable(value: Any) -> Any:
     """Domain objects as plain JSON values: datetimes in ISO 8601, NaN and ±inf as strings."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple such as Metric
+        return {k: to_jsonable(v) for k, v in value._asdict().items()}
     if isinstance(value, Enum):
         return to_jsonable(value.value)
     if isinstance(value, Mapping):

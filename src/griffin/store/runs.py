@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, or_, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,23 @@ def get_row(session: Session, run_id: str, *, for_update: bool = False) -> RunRo
     if row is None:
         raise NotFound(f"run {run_id} does not exist", details={"run_id": run_id})
     return row
+
+
+def get_row_and_project(
+    session: Session, run_id: str, *, for_update: bool = False
+) -> tuple[RunRow, str]:
+    """The run and its project's name in one query (the check before every write)."""
+    query = (
+        select(RunRow, ProjectRow.name)
+        .join(ProjectRow, ProjectRow.id == RunRow.project_id)
+        .where(RunRow.id == run_id)
+    )
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=RunRow)
+    found = session.execute(query).first()
+    if found is None:
+        raise NotFound(f"run {run_id} does not exist", details={"run_id": run_id})
+    return found[0], found[1]
 
 
 def set_status(
@@ -115,62 +132,77 @@ def insert_batch(
             )
         )
     if metrics:
+        # One pass builds the rows; NaN is stored as 0 plus a flag (SQLite turns NaN into NULL).
         rows = [
-            {
-                "run_id": run_id,
-                "key": m.key,
-                "value": 0.0 if math.isnan(m.value) else m.value,
-                "is_nan": math.isnan(m.value),
-                "step": m.step,
-                "timestamp_ms": m.timestamp_ms,
-            }
+            (
+                run_id,
+                m.key,
+                0.0 if m.value != m.value else m.value,
+                m.value != m.value,
+                m.step,
+                m.timestamp_ms,
+            )
             for m in metrics
         ]
         _append_metrics(session, rows)
-        _update_latest(session, insert, rows)
+        _update_latest(session, rows)
 
 
-_METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp_ms")
+_METRIC_COLUMNS = "run_id, key, value, is_nan, step, timestamp_ms"
 
 
-def _append_metrics(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append metric points with the engine's bulk path.
+def _driver_executemany(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run one fixed statement over many rows through the database driver itself.
 
-    On PostgreSQL that is COPY (one round trip; psycopg's executemany would send one statement
-    per row); on SQLite, the driver's executemany (a C loop over one prepared statement),
-    skipping SQLAlchemy's per-row parameter processing.
+    SQLAlchemy would rebuild and re-process parameters per row; on the logging hot path that
+    costs more than the database work. Placeholders are written as ``?`` and translated.
     """
     connection = session.connection()
     raw = connection.connection.driver_connection
     assert raw is not None, "a checked-out connection always has its driver connection"
-    columns = ", ".join(_METRIC_COLUMNS)
-    values = [tuple(row[c] for c in _METRIC_COLUMNS) for row in rows]
-    driver_error = connection.dialect.loaded_dbapi.Error
     if connection.dialect.name == "postgresql":
-        statement = f"COPY metrics ({columns}) FROM STDIN"
-    else:
-        statement = f"INSERT INTO metrics ({columns}) VALUES (?, ?, ?, ?, ?, ?)"
+        sql = sql.replace("?", "%s")
+    cursor = raw.cursor()
     try:
-        if connection.dialect.name == "postgresql":
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for value in values:
-                    copy.write_row(value)
-            return
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(statement, values)
-        finally:
-            cursor.close()
-    except driver_error as exc:
-        # The driver's own exceptions bypass SQLAlchemy; wrap them as SQLAlchemy would, so the
-        # session helper translates them like every other database error.
-        raise DBAPIError.instance(
-            statement,
-            None,
-            exc,
-            driver_error,
-            connection_invalidated=connection.dialect.is_disconnect(exc, raw, None),
-        ) from exc
+        cursor.executemany(sql, rows)
+    except Exception as exc:
+        raise _wrap_driver_error(session, sql, exc) from exc
+    finally:
+        cursor.close()
+
+
+def _wrap_driver_error(session: Session, sql: str, exc: Exception) -> Exception:
+    """A driver exception as the matching SQLAlchemy error (IntegrityError, ...), so the
+    session helper translates it like any other; anything else passes through unchanged."""
+    dbapi = session.get_bind().dialect.loaded_dbapi
+    if not isinstance(exc, dbapi.Error):
+        return exc
+    return DBAPIError.instance(sql, None, exc, dbapi.Error)
+
+
+def _append_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Append metric points with the engine's bulk path.
+
+    On PostgreSQL that is COPY (one round trip; psycopg's executemany would send one statement
+    per row); on SQLite, the driver's executemany (a C loop over one prepared statement).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        _driver_executemany(
+            session, f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None, "a checked-out connection always has its driver connection"
+    try:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY metrics ({_METRIC_COLUMNS}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    except Exception as exc:
+        raise _wrap_driver_error(session, "COPY metrics", exc) from exc
 
 
 def _insert_params(session: Session, insert: Any, run_id: str, params: dict[str, str]) -> None:
@@ -194,36 +226,27 @@ def _insert_params(session: Session, insert: Any, run_id: str, params: dict[str,
         )
 
 
-def _update_latest(session: Session, insert: Any, rows: list[dict[str, Any]]) -> None:
-    # The newest point per key within this batch; the upsert's WHERE compares it with the
-    # stored one, so concurrent batches cannot move "latest" backwards.
-    newest: dict[str, dict[str, Any]] = {}
+# The newest point wins: a higher step, or the same step logged later. The WHERE compares with
+# the stored row, so concurrent batches can never move "latest" backwards. NaN is stored as
+# NULL here so that one "NULLS LAST" sort key puts NaN and missing metrics last in searches.
+_UPSERT_LATEST = f"""
+INSERT INTO latest_metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, key) DO UPDATE SET
+    value = excluded.value, is_nan = excluded.is_nan, step = excluded.step,
+    timestamp_ms = excluded.timestamp_ms
+WHERE excluded.step > latest_metrics.step
+   OR (excluded.step = latest_metrics.step AND excluded.timestamp_ms >= latest_metrics.timestamp_ms)
+"""
+
+
+def _update_latest(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    newest: dict[str, tuple[Any, ...]] = {}
     for row in rows:
-        best = newest.get(row["key"])
-        if best is None or (row["step"], row["timestamp_ms"]) >= (
-            best["step"],
-            best["timestamp_ms"],
-        ):
-            newest[row["key"]] = row
-    stmt = insert(LatestMetricRow).values(list(newest.values()))
-    table = LatestMetricRow.__table__
-    excluded = stmt.excluded
-    newer = or_(
-        excluded.step > table.c.step,
-        and_(excluded.step == table.c.step, excluded.timestamp_ms >= table.c.timestamp_ms),
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                "value": excluded.value,
-                "is_nan": excluded.is_nan,
-                "step": excluded.step,
-                "timestamp_ms": excluded.timestamp_ms,
-            },
-            where=newer,
-        )
-    )
+        best = newest.get(row[1])
+        if best is None or (row[4], row[5]) >= (best[4], best[5]):
+            newest[row[1]] = row
+    latest = [(r[0], r[1], None if r[3] else r[2], r[3], r[4], r[5]) for r in newest.values()]
+    _driver_executemany(session, _UPSERT_LATEST, latest)
 
 
 def touch(session: Session, run_id: str) -> None:
@@ -231,16 +254,18 @@ def touch(session: Session, run_id: str) -> None:
     session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=utcnow()))
 
 
-def _metric(key: str, value: float, is_nan: bool, step: int, ts: int) -> Metric:
-    return Metric(key=key, value=math.nan if is_nan else value, step=step, timestamp_ms=ts)
+def _metric(key: str, value: float | None, is_nan: bool, step: int, ts: int) -> Metric:
+    return Metric(
+        key=key, value=math.nan if is_nan or value is None else value, step=step, timestamp_ms=ts
+    )
 
 
 def metric_history(session: Session, run_id: str, key: str) -> list[Metric]:
-    """Every point of one metric, in step order (then time, then insertion)."""
+    """Every point of one metric, in step order (then time)."""
     query = (
         select(MetricRow.value, MetricRow.is_nan, MetricRow.step, MetricRow.timestamp_ms)
         .where(MetricRow.run_id == run_id, MetricRow.key == key)
-        .order_by(MetricRow.step, MetricRow.timestamp_ms, MetricRow.id)
+        .order_by(MetricRow.step, MetricRow.timestamp_ms)
     )
     return [_metric(key, v, n, s, t) for v, n, s, t in session.execute(query)]
 

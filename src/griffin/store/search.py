@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import UnaryExpression
 
 from griffin.domain.search import Comparison, OrderBy
 from griffin.store.orm.tracking import LatestMetricRow, ParamRow, RunRow, RunTagRow
 
-__all__ = ["apply_filter", "apply_order"]
+__all__ = ["apply_search"]
 
 _ATTRIBUTE_COLUMNS: dict[str, Any] = {
     "status": RunRow.status,
@@ -58,48 +58,53 @@ def _time(value: str | float | tuple[str, ...]) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
-def apply_filter(
-    query: Select[RunRow, str, str], comparisons: Sequence[Comparison]
+_TABLES: dict[str, Any] = {"param": ParamRow, "tag": RunTagRow, "metric": LatestMetricRow}
+
+
+def apply_search(
+    query: Select[RunRow, str, str],
+    comparisons: Sequence[Comparison],
+    order: Sequence[OrderBy],
 ) -> Select[RunRow, str, str]:
-    """Add one join or condition per comparison."""
+    """Add the filter's joins and conditions, then the ordering.
+
+    Ordering by a key the filter already joined reuses that join, so "metrics.acc > 0.5 ORDER BY
+    metrics.acc DESC" reads ``latest_metrics`` once and the database can walk the (key, value)
+    index in order and stop after one page.
+    """
+    joined: dict[tuple[str, str], Any] = {}
     for comp in comparisons:
         if comp.entity == "attribute":
             column = _ATTRIBUTE_COLUMNS[comp.key]
             value = _time(comp.value) if comp.key in {"created_at", "ended_at"} else comp.value
             query = query.where(_compare(column, comp.op, value))
             continue
-        table = {"param": ParamRow, "tag": RunTagRow, "metric": LatestMetricRow}[comp.entity]
-        alias: Any = aliased(table)
-        condition = and_(
-            alias.run_id == RunRow.id,
-            alias.key == comp.key,
-            _compare(alias.value, comp.op, comp.value),
+        alias: Any = aliased(_TABLES[comp.entity])
+        # Like MLflow, "params.x != 'a'" matches only runs that have the param x; a NaN metric
+        # is stored as NULL in latest_metrics, so no comparison matches it.
+        query = query.join(
+            alias,
+            and_(
+                alias.run_id == RunRow.id,
+                alias.key == comp.key,
+                _compare(alias.value, comp.op, comp.value),
+            ),
         )
-        if comp.entity == "metric":
-            condition = and_(condition, alias.is_nan.is_(False))
-        # Like MLflow, "params.x != 'a'" matches only runs that have the param x.
-        query = query.join(alias, condition)
-    return query
-
-
-def apply_order(
-    query: Select[RunRow, str, str], order: Sequence[OrderBy]
-) -> Select[RunRow, str, str]:
-    """Order by the given clauses, then newest first and by id, so pages are stable."""
+        joined.setdefault((comp.entity, comp.key), alias)
     clauses: list[UnaryExpression[Any]] = []
     for item in order:
         if item.entity == "attribute":
-            column: Any = _ATTRIBUTE_COLUMNS[item.key]
+            column = _ATTRIBUTE_COLUMNS[item.key]
         else:
-            table = {"param": ParamRow, "tag": RunTagRow, "metric": LatestMetricRow}[item.entity]
-            alias: Any = aliased(table)
-            on = and_(alias.run_id == RunRow.id, alias.key == item.key)
-            query = query.outerjoin(alias, on)
+            alias = joined.get((item.entity, item.key))
+            if alias is None:
+                # Runs without the key (or with a NaN metric) still match; they sort last.
+                alias = aliased(_TABLES[item.entity])
+                query = query.outerjoin(
+                    alias, and_(alias.run_id == RunRow.id, alias.key == item.key)
+                )
+                joined[(item.entity, item.key)] = alias
             column = alias.value
-            if item.entity == "metric":
-                # NaN sorts with the missing values, last in either direction.
-                nan_last = or_(alias.is_nan.is_(True), alias.value.is_(None))
-                clauses.append(nan_last.asc())
         clauses.append((column.desc() if item.descending else column.asc()).nulls_last())
     clauses += [RunRow.created_at.desc(), RunRow.id.desc()]
     return query.order_by(*clauses)

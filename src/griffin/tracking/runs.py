@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.ids import new_id
@@ -126,12 +127,10 @@ def get_run(db: Database, principal: Principal, run_id: str) -> Run:
         return runs.hydrate(session, [found], history=True)[0]
 
 
-def _editable_row(session: object, principal: Principal, run_id: str) -> RunRow:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
-    row = runs.get_row(session, run_id, for_update=True)
-    principal.require(Role.EDITOR, projects.get_row_by_id(session, row.project_id).name)
+def _editable_row(session: Session, principal: Principal, run_id: str) -> RunRow:
+    """The run, locked for the transaction, once the principal may edit it."""
+    row, project = runs.get_row_and_project(session, run_id, for_update=True)
+    principal.require(Role.EDITOR, project)
     if row.lifecycle != "active":
         raise Conflict(f"run {run_id} is deleted", details={"run_id": run_id})
     return row
@@ -200,12 +199,16 @@ def log_batch(
             f"{len(metrics)} metrics in one batch; the limit is {MAX_BATCH_METRICS}",
             details={"field": "metrics"},
         )
-    keys = {m.key for m in metrics}
-    for key in keys:
-        check_key(key, field="metric key")
-    for metric in metrics:
-        check_int64(metric.step, field="metric step")
-        check_int64(metric.timestamp_ms, field="metric timestamp_ms", minimum=0)
+    if metrics:
+        # Set and min/max run in C: one check per distinct key and per bound, not per point.
+        for key in {m.key for m in metrics}:
+            check_key(key, field="metric key")
+        steps = [m.step for m in metrics]
+        times = [m.timestamp_ms for m in metrics]
+        check_int64(min(steps), field="metric step")
+        check_int64(max(steps), field="metric step")
+        check_int64(min(times), field="metric timestamp_ms", minimum=0)
+        check_int64(max(times), field="metric timestamp_ms", minimum=0)
     _check_params_tags(params or {}, tags or {})
     with db.session(write=True) as session:
         row = _editable_row(session, principal, run_id)
@@ -320,7 +323,7 @@ def search_runs(
     pass ``next_cursor`` back for the next one.
     """
     from griffin.domain.search import parse_filter, parse_order_by
-    from griffin.store.search import apply_filter, apply_order
+    from griffin.store.search import apply_search
 
     principal.require(Role.VIEWER, project)
     if not 1 <= limit <= MAX_SEARCH_RESULTS:
@@ -343,7 +346,7 @@ def search_runs(
         if experiments_:
             ids = [experiments.get_row(session, project_row, e).id for e in experiments_]
             query = query.where(RunRow.experiment_id.in_(ids))
-        query = apply_order(apply_filter(query, comparisons), order)
+        query = apply_search(query, comparisons, order)
         found = list(session.execute(query.offset(offset).limit(limit + 1)))
         page = runs.hydrate(session, found[:limit])
     more = len(found) > limit

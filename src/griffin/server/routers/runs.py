@@ -136,7 +136,9 @@ async def log_batch(
             if callable(errors)
             else InvalidArgument("invalid JSON body")
         ) from None
-    metrics = [Metric(m.key, m.value, m.step, m.timestamp_ms) for m in batch.metrics]
+    metrics = [
+        Metric(m["key"], m["value"], m.get("step", 0), m["timestamp_ms"]) for m in batch.metrics
+    ]
     await run_in_threadpool(
         runs.log_batch,
         platform.db,

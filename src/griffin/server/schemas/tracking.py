@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, NotRequired, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
+from typing_extensions import TypedDict
 
 from griffin.domain.tracking import Artifact, Experiment, Metric, Run, RunStatus
 from griffin.domain.validation import (
@@ -68,11 +69,15 @@ class ExperimentOut(Wire):
         )
 
 
-class MetricIn(Wire):
+@with_config(ConfigDict(extra="forbid"))
+class MetricIn(TypedDict):
+    """One metric point. A TypedDict, not a model: batches of 10,000 are parsed per request,
+    and plain dicts validate in about half the time."""
+
     key: Key
     value: float  # NaN and +-inf allowed, as in MLflow
-    step: int = Field(default=0, ge=-(2**63), lt=2**63)
-    timestamp_ms: int = Field(ge=0, lt=2**63)
+    step: NotRequired[Annotated[int, Field(ge=-(2**63), lt=2**63)]]
+    timestamp_ms: Annotated[int, Field(ge=0, lt=2**63)]
 
 
 class MetricOut(Wire):

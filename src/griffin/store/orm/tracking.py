@@ -116,14 +116,24 @@ class RunTagRow(Base):
 
 
 class MetricRow(Base):
-    """One metric point. NaN is kept as a flag because SQLite stores NaN as NULL."""
+    """One metric point. NaN is kept as a flag because SQLite stores NaN as NULL.
+
+    This is the one hot table, and it is shaped for appending thousands of points at a time:
+
+    - no surrogate key: points are only appended in bulk and read by (run, key, step); a serial
+      id (a sequence call and a second index entry per point) doubled the cost of a COPY;
+    - no foreign key to ``runs``: PostgreSQL checks one with a trigger per row, which cost more
+      than the insert itself. Points are only written while their run's row is locked in the
+      same transaction (``tracking.runs.log_batch``), so they cannot reference a missing run;
+      whoever deletes runs for good deletes their points too.
+
+    The mapper's key below is for SQLAlchemy only, not a database constraint: the same point
+    may be logged twice.
+    """
 
     __tablename__ = "metrics"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    run_id: Mapped[str] = mapped_column(ident(), ForeignKey("runs.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ident())
     key: Mapped[str] = mapped_column(KEY)
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -131,6 +141,7 @@ class MetricRow(Base):
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index(None, "run_id", "key", "step"),)
+    __mapper_args__ = {"primary_key": [run_id, key, step, timestamp_ms]}
 
 
 class LatestMetricRow(Base):
@@ -142,7 +153,8 @@ class LatestMetricRow(Base):
         ident(), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[float] = mapped_column(Float)
+    # NULL for NaN, so a single NULLS LAST sort key puts NaN and missing metrics last.
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
     step: Mapped[int] = mapped_column(BigInteger)
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
