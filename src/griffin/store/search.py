@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_
+from sqlalchemy import ColumnElement, and_, false, func, not_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import UnaryExpression
 
 from griffin.domain.search import Comparison, OrderBy
 from griffin.store.orm.tracking import LatestMetricRow, ParamRow, RunRow, RunTagRow
+from griffin.store.runs import RunSelect
 
 __all__ = ["apply_search"]
 
@@ -62,10 +63,10 @@ _TABLES: dict[str, Any] = {"param": ParamRow, "tag": RunTagRow, "metric": Latest
 
 
 def apply_search(
-    query: Select[RunRow, str, str],
+    query: RunSelect,
     comparisons: Sequence[Comparison],
     order: Sequence[OrderBy],
-) -> Select[RunRow, str, str]:
+) -> RunSelect:
     """Add the filter's joins and conditions, then the ordering.
 
     Ordering by a key the filter already joined reuses that join, so "metrics.acc > 0.5 ORDER BY

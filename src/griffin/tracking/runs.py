@@ -109,7 +109,8 @@ def create_run(
         runs.set_status(session, row, RunStatus.RUNNING, "started", at=now)
         runs.insert_batch(session, run_id, [], dict(params or {}), dict(tags or {}))
         session.flush()
-        return runs.hydrate(session, [(row, exp.name, project)], history=True)[0]
+        found = session.execute(runs.run_query().where(RunRow.id == run_id)).one()
+        return runs.hydrate(session, [found], history=True)[0]
 
 
 def artifact_prefix(project_id: str, run_id: str) -> str:
@@ -123,7 +124,7 @@ def get_run(db: Database, principal: Principal, run_id: str) -> Run:
         if found is None:
             runs.get_row(session, run_id)  # raises NotFound naming the run
         assert found is not None
-        principal.require(Role.VIEWER, found[2])
+        principal.require(Role.VIEWER, found.project_name)
         return runs.hydrate(session, [found], history=True)[0]
 
 
