@@ -26,6 +26,7 @@ lint: install-dev
 
 typecheck: install-dev
 	$(BIN)/mypy
+	$(BIN)/mypy benchmarks
 
 # Unit, contract, integration and SDK tests on SQLite, PostgreSQL and Redis.
 # pytest exit code 5 ("no tests collected") fails the target: an empty run is not a pass.

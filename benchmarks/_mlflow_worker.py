@@ -1,0 +1,248 @@
+"""The MLflow side of the tracking benchmark; runs in MLflow's own venv (``.bench/mlflow-venv``).
+
+``tracking.py`` starts this script as a subprocess, never imports it. It prints one JSON object
+as its last line of output. Subcommands:
+
+* ``info``: MLflow's version and whether psycopg2 (PostgreSQL) is importable;
+* ``seed``: create the search corpus directly in MLflow's SQL store, in-process;
+* ``bench``: the timed workload against a running ``mlflow server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _workload import (
+    SEARCH_EXPERIMENT,
+    SEARCH_FILTER,
+    SEARCH_ORDER,
+    batch_points,
+    expected_top,
+    seed_runs,
+)
+
+CHUNK = 2000
+
+
+def _info() -> dict[str, Any]:
+    import importlib.util
+
+    import mlflow  # type: ignore[import-not-found, unused-ignore]
+
+    # SQLAlchemy 2.1 defaults postgresql:// to psycopg 3; pick whichever driver is installed.
+    driver = next(
+        (name for name in ("psycopg2", "psycopg") if importlib.util.find_spec(name) is not None),
+        None,
+    )
+    return {"version": mlflow.__version__, "pg_driver": driver}
+
+
+def _seed(store_uri: str, artifact_root: str, n: int, seed: int) -> dict[str, Any]:
+    """Bulk INSERTs through MLflow's own ORM models (the store's REST path would take minutes)."""
+    from mlflow.store.tracking.dbmodels.models import (  # type: ignore[import-not-found, unused-ignore]
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+    )
+    from mlflow.store.tracking.sqlalchemy_store import (  # type: ignore[import-not-found, unused-ignore]
+        SqlAlchemyStore,
+    )
+    from sqlalchemy import insert  # type: ignore[import-not-found, unused-ignore]
+
+    started = time.perf_counter()
+    store = SqlAlchemyStore(store_uri, artifact_root)
+    migrated = time.perf_counter()
+    experiment_id = store.create_experiment(SEARCH_EXPERIMENT)
+    runs = seed_runs(n, seed)
+    now = int(time.time() * 1000)
+    for first in range(0, n, CHUNK):
+        chunk = runs[first : first + CHUNK]
+        ids = [uuid.uuid4().hex for _ in chunk]
+        run_rows = [
+            {
+                "run_uuid": run_id,
+                "name": f"seed-{r.index}",
+                "source_type": "LOCAL",
+                "source_name": "",
+                "entry_point_name": "",
+                "user_id": "bench",
+                "status": "FINISHED",
+                "start_time": now - n + r.index,
+                "end_time": now,
+                "source_version": "",
+                "lifecycle_stage": "active",
+                "artifact_uri": f"{artifact_root}/{experiment_id}/{run_id}/artifacts",
+                "experiment_id": int(experiment_id),
+            }
+            for run_id, r in zip(ids, chunk, strict=True)
+        ]
+        params = [
+            row
+            for run_id, r in zip(ids, chunk, strict=True)
+            for row in (
+                {"run_uuid": run_id, "key": "model", "value": r.model},
+                {"run_uuid": run_id, "key": "lr", "value": r.lr},
+            )
+        ]
+        metrics = [
+            row
+            for run_id, r in zip(ids, chunk, strict=True)
+            for row in (
+                {"run_uuid": run_id, "key": "acc", "value": r.acc, "timestamp": now, "step": 0},
+                {"run_uuid": run_id, "key": "loss", "value": r.loss, "timestamp": now, "step": 0},
+            )
+        ]
+        for row in metrics:
+            row["is_nan"] = False
+        with store.ManagedSessionMaker() as session:
+            session.execute(insert(SqlRun), run_rows)
+            session.execute(insert(SqlParam), params)
+            session.execute(insert(SqlMetric), metrics)
+            session.execute(insert(SqlLatestMetric), metrics)
+    done = time.perf_counter()
+    return {
+        "experiment_id": experiment_id,
+        "runs": n,
+        "migrate_s": migrated - started,
+        "seed_s": done - migrated,
+        "method": "bulk INSERTs through MLflow's SqlAlchemyStore ORM models, in-process",
+    }
+
+
+def _latencies(call: Callable[[], object], reps: int, budget_s: float) -> list[float]:
+    """Seconds per call: ``reps`` calls, or fewer when ``budget_s`` runs out (at least one)."""
+    out: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - t0)
+        if time.perf_counter() > deadline:
+            break
+    return out
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": statistics.median(ordered) * 1000, "p95_ms": p95 * 1000, "n": len(samples)}
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    from mlflow.entities import Metric  # type: ignore[import-not-found, unused-ignore]
+    from mlflow.tracking import MlflowClient  # type: ignore[import-not-found, unused-ignore]
+
+    client = MlflowClient(tracking_uri=args.tracking_uri)
+    out: dict[str, Any] = {}
+    experiment_id = client.create_experiment(f"throughput-{uuid.uuid4().hex[:8]}")
+
+    # 1. log_metric, one blocking request per point.
+    run_id = client.create_run(experiment_id).info.run_id
+    deadline = time.perf_counter() + args.budget_s
+    t0 = time.perf_counter()
+    done = 0
+    for i in range(args.single):
+        client.log_metric(run_id, "loss", 1.0 / (i + 1), step=i)
+        done += 1
+        if time.perf_counter() > deadline:
+            break
+    out["log_metric"] = {"n": done, "seconds": time.perf_counter() - t0}
+
+    # 2. log_batch, 1,000 points per request.
+    run_id = client.create_run(experiment_id).info.run_id
+    deadline = time.perf_counter() + args.budget_s
+    t0 = time.perf_counter()
+    points = 0
+    for b in range(args.batches):
+        now = int(time.time() * 1000)
+        batch = [Metric(k, v, now, s) for k, v, s in batch_points(b, args.batch_size)]
+        client.log_batch(run_id, metrics=batch)
+        points += len(batch)
+        if time.perf_counter() > deadline:
+            break
+    out["log_batch"] = {"n": points, "seconds": time.perf_counter() - t0}
+
+    # 3. create_run.
+    deadline = time.perf_counter() + args.budget_s
+    t0 = time.perf_counter()
+    created = 0
+    for _ in range(args.creates):
+        client.create_run(experiment_id)
+        created += 1
+        if time.perf_counter() > deadline:
+            break
+    out["create_run"] = {"n": created, "seconds": time.perf_counter() - t0}
+
+    # 4. search over the seeded corpus.
+    if args.search_experiment_id:
+        ids = [args.search_experiment_id]
+        found = client.search_runs(
+            ids, SEARCH_FILTER, order_by=SEARCH_ORDER, max_results=args.search_limit
+        )
+        want = [f"seed-{i}" for i in expected_top(seed_runs(args.seed_runs, args.seed), 100)]
+        got = [r.info.run_name for r in found]
+        out["search_check"] = "ok" if got == want else f"mismatch: {len(got)} runs returned"
+        samples = _latencies(
+            lambda: client.search_runs(
+                ids, SEARCH_FILTER, order_by=SEARCH_ORDER, max_results=args.search_limit
+            ),
+            args.search_reps,
+            args.budget_s,
+        )
+        out["search"] = _stats(samples)
+        count: list[int] = []
+        samples = _latencies(
+            lambda: count.append(len(client.search_runs(ids, max_results=args.seed_runs))),
+            args.all_reps,
+            args.budget_s,
+        )
+        out["search_all"] = {**_stats(samples), "runs": count[-1] if count else 0}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info")
+    seed = sub.add_parser("seed")
+    seed.add_argument("--store-uri", required=True)
+    seed.add_argument("--artifact-root", required=True)
+    seed.add_argument("--runs", type=int, required=True)
+    seed.add_argument("--seed", type=int, default=7)
+    bench = sub.add_parser("bench")
+    bench.add_argument("--tracking-uri", required=True)
+    bench.add_argument("--single", type=int, default=200)
+    bench.add_argument("--batches", type=int, default=20)
+    bench.add_argument("--batch-size", type=int, default=1000)
+    bench.add_argument("--creates", type=int, default=100)
+    bench.add_argument("--search-experiment-id", default="")
+    bench.add_argument("--search-limit", type=int, default=100)
+    bench.add_argument("--search-reps", type=int, default=30)
+    bench.add_argument("--all-reps", type=int, default=3)
+    bench.add_argument("--seed-runs", type=int, default=10_000)
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--budget-s", type=float, default=60.0, help="time cap per measurement")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        result = _info()
+    elif args.command == "seed":
+        result = _seed(args.store_uri, args.artifact_root, args.runs, args.seed)
+    else:
+        result = _bench(args)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
