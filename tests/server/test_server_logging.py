@@ -62,6 +62,17 @@ async def test_batch_writes_metrics_params_and_tags(
     assert (await _run(client, run_id))["tags"] == {"stage": "prod"}
 
 
+async def test_step_may_be_left_out_and_defaults_to_zero(client: httpx.AsyncClient) -> None:
+    run_id = await new_run(client)
+    points = [point("a", 1.0, step=3), {"key": "b", "value": 2.0, "timestamp_ms": 5}]
+    response = await log(client, run_id, metrics=points)
+    assert response.status_code == 200, response.text
+    history = await client.get(f"{API}/runs/{run_id}/metric-history", params={"key": "b"})
+    assert [(p["step"], p["value"]) for p in history.json()["points"]] == [(0, 2.0)]
+    run = (await client.get(f"{API}/runs/{run_id}")).json()
+    assert run["metrics"]["a"]["step"] == 3
+
+
 async def test_non_finite_values_round_trip(client: httpx.AsyncClient) -> None:
     run_id = await new_run(client)
     body = (
