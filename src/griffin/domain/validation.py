@@ -17,6 +17,8 @@ __all__ = [
     "check_int64",
     "check_key",
     "check_name",
+    "check_params",
+    "check_tags",
     "check_user",
     "check_value",
 ]
@@ -99,3 +101,24 @@ def check_int64(value: int, *, field: str, minimum: int = INT64_MIN) -> int:
             details={"field": field},
         )
     return value
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    """At most 1,000 tags, each a valid key with a value of at most 8,000 characters."""
+    return _check_pairs(tags, "tag", MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH)
+
+
+def check_params(params: dict[str, str]) -> dict[str, str]:
+    """At most 1,000 params, each a valid key with a value of at most 8,000 characters."""
+    return _check_pairs(params, "param", MAX_BATCH_PARAMS, MAX_PARAM_VALUE_LENGTH)
+
+
+def _check_pairs(pairs: dict[str, str], kind: str, most: int, limit: int) -> dict[str, str]:
+    if len(pairs) > most:
+        raise InvalidArgument(
+            f"{len(pairs)} {kind}s in one call; the limit is {most}", details={"field": f"{kind}s"}
+        )
+    for key, value in pairs.items():
+        check_key(key, field=f"{kind} key")
+        check_value(value, limit=limit, field=f"{kind} {key!r}")
+    return pairs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.tracking import Experiment
-from griffin.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_name, check_value
+from griffin.domain.validation import check_name, check_tags
 from griffin.errors import AlreadyExists
 from griffin.store import experiments, projects
 from griffin.store.orm.base import utcnow
@@ -20,12 +20,6 @@ __all__ = [
 ]
 
 
-def _check_tags(tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        check_key(key, field="tag key")
-        check_value(value, limit=MAX_TAG_VALUE_LENGTH, field=f"tag {key!r}")
-
-
 def create_experiment(
     db: Database,
     principal: Principal,
@@ -36,7 +30,7 @@ def create_experiment(
 ) -> Experiment:
     principal.require(Role.EDITOR, project)
     check_name(name, field="experiment name")
-    _check_tags(tags or {})
+    check_tags(tags or {})
     with db.session(write=True) as session:
         project_row = projects.get_row(session, project)
         row = experiments.create(session, project_row, name, description, tags)
@@ -93,7 +87,7 @@ def update_experiment(
     principal.require(Role.EDITOR, project)
     if new_name is not None:
         check_name(new_name, field="experiment name")
-    _check_tags(tags or {})
+    check_tags(tags or {})
     with db.session(write=True) as session:
         project_row = projects.get_row(session, project)
         row = experiments.get_row(session, project_row, name)

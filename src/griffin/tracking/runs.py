@@ -18,15 +18,12 @@ from griffin.domain.ids import new_id
 from griffin.domain.tracking import Metric, Run, RunStatus, check_transition
 from griffin.domain.validation import (
     MAX_BATCH_METRICS,
-    MAX_BATCH_PARAMS,
-    MAX_BATCH_TAGS,
     MAX_NAME_LENGTH,
-    MAX_PARAM_VALUE_LENGTH,
-    MAX_TAG_VALUE_LENGTH,
     check_int64,
     check_key,
     check_name,
-    check_value,
+    check_params,
+    check_tags,
 )
 from griffin.errors import Conflict, InvalidArgument
 from griffin.store import experiments, projects, runs
@@ -76,7 +73,8 @@ def create_run(
         raise InvalidArgument(
             f"run name is longer than {MAX_NAME_LENGTH} characters", details={"field": "name"}
         )
-    _check_params_tags(params or {}, tags or {})
+    check_params(params or {})
+    check_tags(tags or {})
     with db.session(write=True) as session:
         project_row = projects.get_row(session, project)
         exp = experiments.ensure(session, project_row, experiment)
@@ -171,20 +169,6 @@ def delete_run(db: Database, principal: Principal, run_id: str) -> None:
             runs.set_status(session, row, RunStatus.KILLED, "deleted while running")
 
 
-def _check_params_tags(params: dict[str, str], tags: dict[str, str]) -> None:
-    if len(params) > MAX_BATCH_PARAMS or len(tags) > MAX_BATCH_TAGS:
-        raise InvalidArgument(
-            f"at most {MAX_BATCH_PARAMS} params and {MAX_BATCH_TAGS} tags per call",
-            details={"field": "params" if len(params) > MAX_BATCH_PARAMS else "tags"},
-        )
-    for key, value in params.items():
-        check_key(key, field="param key")
-        check_value(value, limit=MAX_PARAM_VALUE_LENGTH, field=f"param {key!r}")
-    for key, value in tags.items():
-        check_key(key, field="tag key")
-        check_value(value, limit=MAX_TAG_VALUE_LENGTH, field=f"tag {key!r}")
-
-
 def log_batch(
     db: Database,
     principal: Principal,
@@ -210,7 +194,8 @@ def log_batch(
         check_int64(max(steps), field="metric step")
         check_int64(min(times), field="metric timestamp_ms", minimum=0)
         check_int64(max(times), field="metric timestamp_ms", minimum=0)
-    _check_params_tags(params or {}, tags or {})
+    check_params(params or {})
+    check_tags(tags or {})
     with db.session(write=True) as session:
         row = _editable_row(session, principal, run_id)
         runs.insert_batch(session, run_id, metrics, dict(params or {}), dict(tags or {}))

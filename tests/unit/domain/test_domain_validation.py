@@ -9,6 +9,8 @@ from griffin.domain.validation import (
     MAX_NAME_LENGTH,
     check_key,
     check_name,
+    check_params,
+    check_tags,
     check_user,
     check_value,
 )
@@ -88,3 +90,16 @@ def test_trailing_newlines_are_not_valid_keys_or_names(value: str) -> None:
         check_key(value)
     with pytest.raises(InvalidArgument):
         check_name(value)
+
+
+def test_params_and_tags_are_checked_the_same_way() -> None:
+    assert check_params({"lr": "0.1"}) == {"lr": "0.1"}
+    assert check_tags({"team": "eta"}) == {"team": "eta"}
+    with pytest.raises(InvalidArgument, match="1001 params in one call; the limit is 1000"):
+        check_params({f"p{i}": "v" for i in range(1001)})
+    with pytest.raises(InvalidArgument, match="1001 tags in one call"):
+        check_tags({f"t{i}": "v" for i in range(1001)})
+    with pytest.raises(InvalidArgument, match="invalid tag key"):
+        check_tags({"a/../b": "v"})
+    with pytest.raises(InvalidArgument, match="param 'x' is 8001 characters"):
+        check_params({"x": "v" * 8001})
