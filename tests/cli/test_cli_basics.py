@@ -24,6 +24,12 @@ def test_version_json(cli_json: Any) -> None:
     assert info["python"] == sys.version.split()[0]
 
 
+def test_whoami_on_the_embedded_store(cli_json: Any) -> None:
+    me = cli_json("whoami")
+    assert (me["project"], me["role"]) == ("*", "admin")
+    assert me["server"].startswith("the embedded store (sqlite:///")
+
+
 def test_no_arguments_shows_help(cli: Invoke) -> None:
     result = cli()
     assert "Usage" in result.output

@@ -118,6 +118,8 @@ def test_server_then_cli_over_http(server: str) -> None:
     tokens = json.loads(griffin("tokens", "list", "--json", env=env).stdout)
     assert {t["role"] for t in tokens} == {"admin", "viewer"}
     as_viewer = {**env, "GRIFFIN_TOKEN": json.loads(viewer.stdout)["secret"]}
+    me = json.loads(griffin("whoami", "--json", env=as_viewer).stdout)
+    assert me == {"user": "ci", "project": "default", "role": "viewer", "server": server}
     refused = griffin("experiments", "create", "nope", env=as_viewer)
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: this token's role 'viewer'")

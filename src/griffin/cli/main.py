@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from griffin._version import __version__
 from griffin.cli import config, db, experiments, projects, quickstart, runs, server, tokens
 from griffin.cli.output import print_error, print_json, print_kv
-from griffin.cli.state import PASS_THROUGH, JsonOpt, State
+from griffin.cli.state import PASS_THROUGH, JsonOpt, State, open_client
 from griffin.errors import GriffinError
 
 __all__ = ["app", "run"]
@@ -98,6 +98,28 @@ def version(json: JsonOpt = False) -> None:
         print_json(info)
     else:
         print_kv([("griffin", info["version"]), ("python", info["python"])])
+
+
+@app.command()
+def whoami(json: JsonOpt = False) -> None:
+    """Show who you are to the server: user, project scope and role of your token.
+
+    Useful to check GRIFFIN_URL and GRIFFIN_TOKEN before scripting against a server; with no
+    server configured it shows the local user, an admin of every project of the embedded store.
+    """
+    with open_client() as client:
+        principal = client.whoami()
+        where = client.where
+    info = {
+        "user": principal.user,
+        "project": principal.project,
+        "role": str(principal.role),
+        "server": where,
+    }
+    if json:
+        print_json(info)
+    else:
+        print_kv(info.items())
 
 
 app.add_typer(config.app, name="config")
