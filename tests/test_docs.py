@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 
+from griffin import plugins
 from griffin.cli.main import app
 from griffin.config import ENV_PREFIX, Settings
 from griffin.errors import GriffinError
@@ -91,6 +92,14 @@ def test_error_code_is_documented(code: str, status: int) -> None:
     rows = [line for line in _read("api.md").splitlines() if f"`{code}`" in line]
     assert rows, f"docs/api.md does not document the error code {code}"
     assert any(f"| {status} |" in row for row in rows), f"{code} is not listed with {status}"
+
+
+@pytest.mark.parametrize("kind", sorted(plugins.KINDS))
+def test_plugin_kind_is_documented(kind: str) -> None:
+    page = _read("plugins.md")
+    assert f"### `{kind}`" in page, f"docs/plugins.md has no section for the kind {kind}"
+    for target in plugins.BUILTINS[kind].values():
+        assert f"`{target}`" in page, f"docs/plugins.md does not name the built-in {target}"
 
 
 @pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))

@@ -17,8 +17,8 @@ import anyio
 import fsspec
 import pytest
 
+from griffin import plugins
 from griffin.artifacts import (
-    ARTIFACT_STORE_CLASSES,
     ArtifactInfo,
     ArtifactStore,
     FsspecArtifactStore,
@@ -381,9 +381,10 @@ def test_unknown_scheme_is_a_config_error() -> None:
 
 
 def test_registry_is_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ARTIFACT_STORE_CLASSES, "broken", "griffin.nope:Missing")
+    registry = plugins.BUILTINS["artifact_store"]
+    monkeypatch.setitem(registry, "broken", "griffin.nope:Missing")
     with pytest.raises(ConfigError, match=r"griffin\.nope:Missing"):
         open_artifact_store("broken://x")
-    monkeypatch.setitem(ARTIFACT_STORE_CLASSES, "notastore", "griffin.errors:from_payload")
-    with pytest.raises(ConfigError, match="not an ArtifactStore"):
+    monkeypatch.setitem(registry, "notastore", "griffin.errors:from_payload")
+    with pytest.raises(ConfigError, match="not a subclass of ArtifactStore"):
         open_artifact_store("notastore://x")

@@ -8,7 +8,6 @@ from griffin.artifacts.fsspec_store import FsspecArtifactStore
 from griffin.artifacts.local import LocalArtifactStore
 from griffin.artifacts.paths import clean_relative_path, join_under
 from griffin.artifacts.store import (
-    ARTIFACT_STORE_CLASSES,
     ArtifactInfo,
     ArtifactStore,
     StagedWrite,
@@ -17,7 +16,6 @@ from griffin.artifacts.store import (
 )
 
 __all__ = [
-    "ARTIFACT_STORE_CLASSES",
     "ArtifactInfo",
     "ArtifactStore",
     "FsspecArtifactStore",

@@ -8,7 +8,6 @@ still re-validate every key so that a bug upstream cannot turn into a path trave
 from __future__ import annotations
 
 import hashlib
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 
+from griffin import plugins
 from griffin.errors import ConfigError, PayloadTooLarge
 
 __all__ = [
-    "ARTIFACT_STORE_CLASSES",
     "ArtifactInfo",
     "ArtifactStore",
     "open_artifact_store",
@@ -243,16 +242,6 @@ class StagingArtifactStore(ArtifactStore):
         return meter.info()
 
 
-# Scheme -> "module:Class", resolved only when used so optional drivers cost nothing until
-# needed. "" is a plain path; "*" is the fallback for every other scheme. A plug-in registry
-# can add entries (e.g. "myblob": "acme.griffin:BlobStore") before stores are opened.
-ARTIFACT_STORE_CLASSES: dict[str, str] = {
-    "": "griffin.artifacts.local:LocalArtifactStore",
-    "file": "griffin.artifacts.local:LocalArtifactStore",
-    "*": "griffin.artifacts.fsspec_store:FsspecArtifactStore",
-}
-
-
 def _scheme(root: str) -> str:
     scheme = urlsplit(root).scheme.lower()
     # "C:\\data" parses with scheme "c": a one-letter scheme is a Windows drive, not a URL.
@@ -269,16 +258,9 @@ def open_artifact_store(root: str) -> ArtifactStore:
     if not root or not root.strip():
         raise ConfigError("artifact root must not be empty", details={"field": "artifact_root"})
     scheme = _scheme(root)
-    target = ARTIFACT_STORE_CLASSES.get(scheme) or ARTIFACT_STORE_CLASSES["*"]
-    module_name, _, class_name = target.partition(":")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"artifact store {target!r} for scheme {scheme or 'path'!r} cannot be loaded: {exc}",
-            details={"field": "artifact_root"},
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, ArtifactStore)):
-        raise ConfigError(f"{target!r} is not an ArtifactStore", details={"field": "artifact_root"})
+        cls = plugins.resolve("artifact_store", scheme)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, details={"field": "artifact_root"}) from None
     # Every store takes its root as the one positional argument; that is the plug-in contract.
     return cast(Callable[[str], ArtifactStore], cls)(root)
