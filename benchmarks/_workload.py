@@ -1,7 +1,8 @@
 """The synthetic workload both sides of the tracking benchmark run (standard library only).
 
-``tracking.py`` (Griffin's venv) and ``_mlflow_worker.py`` (MLflow's venv) both import this, so
-the seeded runs, the logged batches and the search are the same on both sides.
+The benchmark (``_measure.py``, ``_griffin_side.py``, in Griffin's venv) and ``_mlflow_worker.py``
+(MLflow's venv) both import this, so the seeded runs, the logged batches and the search are the
+same on both sides.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import ColumnElement, Select, String, any_, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -255,9 +256,7 @@ def touch(session: Session, run_id: str) -> None:
 
 
 def _metric(key: str, value: float | None, is_nan: bool, step: int, ts: int) -> Metric:
-    return Metric(
-        key=key, value=math.nan if is_nan or value is None else value, step=step, timestamp_ms=ts
-    )
+    return Metric(key, math.nan if is_nan or value is None else value, step, ts)
 
 
 def metric_history(session: Session, run_id: str, key: str) -> list[Metric]:
@@ -291,6 +290,17 @@ def run_query() -> RunSelect:
     )
 
 
+def _among(session: Session, column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL as one array parameter (``= ANY(:ids)``).
+
+    A page of 10,000 runs would otherwise be 10,000 bind parameters that SQLAlchemy renders and
+    psycopg rewrites on every query, which cost more than running it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
+
+
 def hydrate(session: Session, found: Iterable[Any], *, history: bool = False) -> list[Run]:
     """Domain runs from ``run_query`` rows, with params, tags and latest metrics.
 
@@ -304,12 +314,14 @@ def hydrate(session: Session, found: Iterable[Any], *, history: bool = False) ->
     changes: dict[str, list[StatusChange]] = {i: [] for i in ids}
     if ids:
         for run_id, key, value in session.execute(
-            select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(ParamRow.run_id.in_(ids))
+            select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(
+                _among(session, ParamRow.run_id, ids)
+            )
         ):
             params[run_id][key] = value
         for run_id, key, value in session.execute(
             select(RunTagRow.run_id, RunTagRow.key, RunTagRow.value).where(
-                RunTagRow.run_id.in_(ids)
+                _among(session, RunTagRow.run_id, ids)
             )
         ):
             tags[run_id][key] = value
@@ -320,12 +332,14 @@ def hydrate(session: Session, found: Iterable[Any], *, history: bool = False) ->
             LatestMetricRow.is_nan,
             LatestMetricRow.step,
             LatestMetricRow.timestamp_ms,
-        ).where(LatestMetricRow.run_id.in_(ids))
+        ).where(_among(session, LatestMetricRow.run_id, ids))
         for m in session.execute(latest):
             metrics[m.run_id][m.key] = _metric(m.key, m.value, m.is_nan, m.step, m.timestamp_ms)
         if history:
             query = (
-                select(RunStatusRow).where(RunStatusRow.run_id.in_(ids)).order_by(RunStatusRow.id)
+                select(RunStatusRow)
+                .where(_among(session, RunStatusRow.run_id, ids))
+                .order_by(RunStatusRow.id)
             )
             for change in session.scalars(query):
                 changes[change.run_id].append(
