@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default="",
         description="Where artifacts are stored: a local folder or an s3:// URI.",
     )
+    online_store: str = Field(
+        default="",
+        description=(
+            "URL of the online feature store: sqlite:///path or redis://host:port/db; "
+            "empty means SQLite in `home`."
+        ),
+    )
     project: str = Field(default="default", description="Project used when none is named.")
     url: str = Field(default="", description="Griffin server the SDK and CLI talk to.")
     token: SecretStr | None = Field(default=None, description="API token sent to `url`.")
@@ -86,6 +93,11 @@ class Settings(BaseSettings):
     def resolved_artifact_root(self) -> str:
         """The artifact root with the embedded local-folder default filled in."""
         return self.artifact_root or str(self.home / "artifacts")
+
+    @property
+    def resolved_online_store(self) -> str:
+        """The online store URL with the embedded SQLite default filled in."""
+        return self.online_store or f"sqlite:///{self.home / 'online.db'}"
 
     @classmethod
     def settings_customise_sources(
@@ -226,6 +238,8 @@ def describe(settings: Settings, origins: dict[str, str]) -> list[dict[str, str]
             shown = settings.resolved_database_url
         if key == "artifact_root" and not settings.artifact_root:
             shown = settings.resolved_artifact_root
+        if key == "online_store" and not settings.online_store:
+            shown = settings.resolved_online_store
         rows.append(
             {
                 "key": key,

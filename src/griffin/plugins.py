@@ -1,6 +1,6 @@
 """Plug-in registry: which class implements a backend, by kind and name.
 
-Backend choice is data. Each *kind* of backend (artifact stores today; online stores, offline
+Backend choice is data. Each *kind* of backend (artifact stores and online stores today; offline
 engines and launchers as they land) maps names, or URI schemes, to ``"module:Class"`` strings
 that are imported only when first used, so an optional driver costs nothing until it is needed.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -36,6 +36,8 @@ class Kind:
     description: str
     protocol: str  # "module:Class" of the base class every implementation subclasses
     fallback: str | None = None  # the name used when no other name matches ("*")
+    # name -> the pip requirement that provides its optional driver, for a useful error
+    extras: dict[str, str] = field(default_factory=dict)
 
 
 KINDS: dict[str, Kind] = {
@@ -44,6 +46,12 @@ KINDS: dict[str, Kind] = {
         description="Where run artifacts are stored, chosen by the URI scheme of artifact_root.",
         protocol="griffin.artifacts.store:ArtifactStore",
         fallback="*",
+    ),
+    "online_store": Kind(
+        name="online_store",
+        description="Where served feature values live, chosen by the URL scheme of online_store.",
+        protocol="griffin.features.online.base:OnlineStore",
+        extras={"redis": "griffin-ml[redis]", "rediss": "griffin-ml[redis]"},
     ),
 }
 
@@ -54,6 +62,12 @@ BUILTINS: dict[str, dict[str, str]] = {
         # Any other scheme goes to fsspec (s3://, gs://, memory://, ...), whose own registry
         # then needs the scheme's driver installed (s3fs for s3://).
         "*": "griffin.artifacts.fsspec_store:FsspecArtifactStore",
+    },
+    "online_store": {
+        "sqlite": "griffin.features.online.sqlite:SqliteOnlineStore",
+        # redis-py is the optional extra griffin-ml[redis]; it is imported only here.
+        "redis": "griffin.features.online.redis:RedisOnlineStore",
+        "rediss": "griffin.features.online.redis:RedisOnlineStore",
     },
 }
 
@@ -85,7 +99,16 @@ def resolve(kind: str, name: str) -> type[Any]:
     if target is None:
         names = ", ".join(sorted(n for n in registered if n not in ("", "*"))) or "none"
         raise ConfigError(f"no {kind} named {name!r}; registered: {names}")
-    cls = _load(kind, name, target)
+    try:
+        cls = _load(kind, name, target)
+    except ConfigError as exc:
+        extra = spec.extras.get(name) if spec else None
+        if extra and isinstance(exc.__cause__, ModuleNotFoundError):
+            raise ConfigError(
+                f"{kind} {name!r} needs an optional driver that is not installed "
+                f"({exc.__cause__.name}): pip install '{extra}'"
+            ) from exc
+        raise
     protocol = _load(kind, "protocol", spec.protocol) if spec else object
     if not (isinstance(cls, type) and issubclass(cls, protocol)):
         raise ConfigError(f"{kind} {target!r} is not a subclass of {protocol.__name__}")

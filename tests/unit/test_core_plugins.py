@@ -68,3 +68,13 @@ def test_every_builtin_kind_is_declared_and_loads() -> None:
     for kind, names in plugins.BUILTINS.items():
         for name in names:
             assert isinstance(plugins.resolve(kind, name), type)
+
+
+def test_a_missing_optional_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # None in sys.modules makes "import redis" fail as if the package were not installed.
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.delitem(sys.modules, "griffin.features.online.redis", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'griffin-ml\[redis\]'"):
+        plugins.resolve("online_store", "redis")
