@@ -1,0 +1,280 @@
+"""Point-in-time-correct training data: one DuckDB ``ASOF LEFT JOIN`` per feature view.
+
+For every entity row and every view the join takes the latest feature row with the same join
+keys and ``timestamp <= event_timestamp`` (and, with a TTL, ``event_timestamp - ttl <
+timestamp``). Ties on the timestamp go to the greater created timestamp, then to the row that
+comes later in the data (later file, later row), so the result is deterministic. Entity rows
+without a match keep their place with null features: rows are never dropped, duplicated or
+reordered.
+
+Everything runs inside one in-memory DuckDB connection over Arrow tables or parquet files, with
+a spill directory so joins larger than memory go out of core. Timezone-naive timestamps are read
+as UTC; aware ones are converted to UTC; output timestamps are UTC (microsecond precision).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from griffin.errors import InvalidArgument
+
+from .inputs import RANK, ROW, SEQ, TS, ViewInput, quote
+
+__all__ = ["ViewInput", "point_in_time_join"]
+
+# Greater than any file name the parquet reader reports (the last Unicode code point).
+_MAX_CHAR = "\U0010ffff"
+
+
+def point_in_time_join(
+    entity_rows: Any,
+    views: Sequence[ViewInput | tuple[ViewInput, Sequence[str]]],
+    *,
+    event_timestamp_column: str = "event_timestamp",
+    created_before: datetime | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    threads: int | None = None,
+) -> pa.Table:
+    """Join the features of ``views`` onto ``entity_rows`` as of each row's event timestamp.
+
+    Args:
+        entity_rows: a ``pyarrow.Table`` or pandas ``DataFrame`` with every view's join keys,
+            the event timestamp column and any other columns (labels), which are kept as-is.
+        views: the feature views to join, each a ``ViewInput`` or a ``(ViewInput,
+            output_names)`` pair naming the output column of each of its ``features``.
+        event_timestamp_column: the entity rows' timestamp column.
+        created_before: when given, feature rows created at or after it are ignored (keeps
+            backfilled rows out of earlier training rows); views without a created-timestamp
+            column are not filtered.
+        memory_limit: DuckDB's memory limit, e.g. ``"8GB"``; ``None`` keeps DuckDB's default
+            (80% of RAM). Beyond it DuckDB spills to ``temp_directory``.
+        temp_directory: where DuckDB spills; default a fresh temporary directory.
+        threads: DuckDB worker threads; ``None`` uses every core.
+
+    Returns:
+        A ``pyarrow.Table`` with the entity rows in their input order: all their columns
+        (event timestamp as UTC), then each requested feature (null when no row matched).
+
+    Raises:
+        InvalidArgument: a join key, timestamp or feature column is missing, or two output
+            columns have the same name.
+    """
+    entities = _entity_table(entity_rows, event_timestamp_column)
+    pairs = [v if isinstance(v, tuple) else (v, v.output_names_or_default()) for v in views]
+    _check_outputs(entities, pairs)
+    cutoff = None if created_before is None else _utc(created_before)
+    with tempfile.TemporaryDirectory(prefix="griffin-pit-") as spill:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET temp_directory = '{_literal(str(temp_directory or spill))}'")
+            if memory_limit is not None:
+                con.execute(f"SET memory_limit = '{_literal(memory_limit)}'")
+            if threads is not None:
+                con.execute(f"SET threads = {int(threads)}")
+            con.register("griffin_entities", entities)
+            joins, selects = [], []
+            for index, (view, names) in enumerate(pairs):
+                alias = f"f{index}"
+                con.execute(f"CREATE TEMP VIEW {alias} AS {_feature_sql(con, view, cutoff, alias)}")
+                joins.append(_asof_sql(view, alias, event_timestamp_column))
+                mask = _ttl_mask(view, alias, event_timestamp_column)
+                for feature, name in zip(view.features, names, strict=True):
+                    column = f"{alias}.{quote(feature)}"
+                    value = column if mask is None else f"CASE WHEN {mask} THEN {column} END"
+                    selects.append(f"{value} AS {quote(name)}")
+            entity_columns = ", ".join(f"e.{quote(c)}" for c in entities.column_names)
+            query = (
+                f"SELECT {', '.join([entity_columns, *selects])} "
+                f"FROM griffin_entities e {' '.join(joins)}"
+            )
+            result = _in_input_order(_to_arrow(con.sql(query)))
+        except duckdb.Error as exc:
+            raise InvalidArgument(f"point-in-time join failed: {exc}") from None
+        finally:
+            con.close()
+    return result
+
+
+def _entity_table(rows: Any, ts_column: str) -> pa.Table:
+    """The entity rows as Arrow with the event timestamp in UTC and a trailing row number."""
+    if not isinstance(rows, pa.Table):
+        import pandas as pd
+
+        if not isinstance(rows, pd.DataFrame):
+            raise InvalidArgument(
+                f"entity_rows must be a pyarrow.Table or pandas.DataFrame, "
+                f"got {type(rows).__name__}"
+            )
+        rows = pa.Table.from_pandas(rows, preserve_index=False)
+    if ts_column not in rows.column_names:
+        raise InvalidArgument(
+            f"entity_rows has no event timestamp column {ts_column!r}",
+            details={"field": ts_column},
+        )
+    if ROW in rows.column_names:
+        raise InvalidArgument(f"entity_rows may not have a column named {ROW}")
+    column = rows.column(ts_column)
+    if not pa.types.is_timestamp(column.type):
+        raise InvalidArgument(
+            f"entity_rows column {ts_column!r} must hold timestamps, got {column.type}",
+            details={"field": ts_column},
+        )
+    utc = column.cast(pa.timestamp("us", tz="UTC"), safe=False)
+    rows = rows.set_column(rows.column_names.index(ts_column), ts_column, utc)
+    return rows.append_column(ROW, pa.array(range(rows.num_rows), pa.int64()))
+
+
+def _check_outputs(entities: pa.Table, pairs: Sequence[tuple[ViewInput, Sequence[str]]]) -> None:
+    """Raise on a missing join key or on two output columns with the same name."""
+    owners = dict.fromkeys(entities.column_names[:-1], "entity_rows")
+    for view, names in pairs:
+        for key in view.join_keys:
+            if key not in owners or owners[key] != "entity_rows":
+                raise InvalidArgument(
+                    f"entity_rows has no join key column {key!r} needed by feature view "
+                    f"{view.name!r}",
+                    details={"field": key, "view": view.name},
+                )
+        if len(names) != len(view.features):
+            raise InvalidArgument(
+                f"feature view {view.name!r}: {len(names)} output names for "
+                f"{len(view.features)} features"
+            )
+        for feature, name in zip(view.features, names, strict=True):
+            where = f"feature view {view.name!r} ({feature!r})"
+            if name in owners:
+                other = owners[name]
+                raise InvalidArgument(
+                    f"output column {name!r} of {where} collides with {other}; "
+                    "pass output names or a prefix",
+                    details={"column": name, "views": [view.name, other]},
+                )
+            owners[name] = where
+
+
+def _feature_sql(
+    con: duckdb.DuckDBPyConnection, view: ViewInput, cutoff: datetime | None, alias: str
+) -> str:
+    """A relation with the view's keys, features, UTC timestamp: filtered, one row per key/ts."""
+    source, order = _source(con, view, f"{alias}_data")
+    available = _columns(con, source)
+    for column in (*view.join_keys, view.timestamp_field, *view.features):
+        if column not in available:
+            raise InvalidArgument(
+                f"feature view {view.name!r}: its data has no column {column!r}",
+                details={"view": view.name, "field": column},
+            )
+    created = view.created_timestamp_field
+    if created is not None and created not in available:
+        raise InvalidArgument(
+            f"feature view {view.name!r}: its data has no created timestamp column {created!r}",
+            details={"view": view.name, "field": created},
+        )
+    keys = [quote(k) for k in view.join_keys]
+    wanted = dict.fromkeys([*keys, *(quote(f) for f in view.features)])
+    ts = f"CAST({quote(view.timestamp_field)} AS TIMESTAMPTZ)"
+    where = [f"{quote(view.timestamp_field)} IS NOT NULL"]
+    ranks = [ts]
+    if created is not None:
+        created_ts = f"CAST({quote(created)} AS TIMESTAMPTZ)"
+        ranks.append(f"coalesce({created_ts}, '-infinity'::TIMESTAMPTZ)")
+        if cutoff is not None:
+            where.append(f"({created_ts} IS NULL OR {created_ts} < '{cutoff.isoformat()}')")
+    ranks.extend(order)
+    # Ties are broken inside the ASOF join itself: it orders on the struct (timestamp, created,
+    # position), so no window pass over the data is needed.
+    rank = ranks[0] if len(ranks) == 1 else _struct(ranks)
+    return (
+        f"SELECT {', '.join(wanted)}, {ts} AS {TS}, {rank} AS {RANK} "
+        f"FROM {source} WHERE {' AND '.join(where)}"
+    )
+
+
+def _struct(values: Sequence[str]) -> str:
+    return "{" + ", ".join(f"'r{i}': {v}" for i, v in enumerate(values)) + "}"
+
+
+def _probe(view: ViewInput, ts_column: str) -> str:
+    """The entity-side value the ASOF join compares ``RANK`` against."""
+    event = f"e.{quote(ts_column)}"
+    ranks = [event]
+    if view.created_timestamp_field is not None:
+        ranks.append("'infinity'::TIMESTAMPTZ")
+    if view.tie_break_by_position:
+        if isinstance(view.data, pa.Table):
+            ranks.append("9223372036854775807::BIGINT")
+        else:
+            ranks.extend([f"'{_MAX_CHAR}'", "9223372036854775807::BIGINT"])
+    if len(ranks) == 1:
+        return event
+    # A struct with a null field still compares, so a null event time must null the probe.
+    return f"CASE WHEN {event} IS NOT NULL THEN {_struct(ranks)} END"
+
+
+def _source(con: duckdb.DuckDBPyConnection, view: ViewInput, name: str) -> tuple[str, list[str]]:
+    """The FROM clause for the view's data and the ordering that ranks later rows first."""
+    if isinstance(view.data, pa.Table):
+        data = view.data
+        if view.tie_break_by_position:
+            data = data.append_column(SEQ, pa.array(range(data.num_rows), pa.int64()))
+        con.register(name, data)
+        return name, [SEQ] if view.tie_break_by_position else []
+    path = _literal(str(view.data))
+    if view.tie_break_by_position:
+        source = f"read_parquet('{path}', filename = true, file_row_number = true)"
+        return source, ["filename", "file_row_number::BIGINT"]
+    return f"read_parquet('{path}')", []
+
+
+def _columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
+    return {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+
+
+def _asof_sql(view: ViewInput, alias: str, ts_column: str) -> str:
+    keys = " AND ".join(f"e.{quote(k)} = {alias}.{quote(k)}" for k in view.join_keys)
+    return f"ASOF LEFT JOIN {alias} ON {keys} AND {_probe(view, ts_column)} >= {alias}.{RANK}"
+
+
+def _ttl_mask(view: ViewInput, alias: str, ts_column: str) -> str | None:
+    """The condition under which a joined row is fresh enough, or None without a TTL."""
+    if view.ttl is None:
+        return None
+    micros = round(view.ttl.total_seconds() * 1_000_000)
+    return f"{alias}.{TS} > e.{quote(ts_column)} - to_microseconds({micros})"
+
+
+def _to_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+    table = fetch()
+    return table.read_all() if isinstance(table, pa.RecordBatchReader) else table
+
+
+def _in_input_order(table: pa.Table) -> pa.Table:
+    """``table`` sorted back into entity-row order by its row-number column, which is dropped.
+
+    The row numbers are a permutation of ``0..n-1``, so the inverse permutation is one O(n)
+    scatter: cheaper than a sort inside DuckDB.
+    """
+    rows = table.column(ROW).to_numpy()
+    order = np.empty(len(rows), dtype=np.int64)
+    order[rows] = np.arange(len(rows), dtype=np.int64)
+    return table.drop_columns([ROW]).take(pa.array(order))
+
+
+def _utc(value: datetime) -> datetime:
+    """Aware datetimes converted to UTC; naive ones read as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _literal(value: str) -> str:
+    return value.replace("'", "''")
