@@ -14,7 +14,17 @@ import typer
 from typer.core import TyperGroup
 
 from griffin._version import __version__
-from griffin.cli import config, db, experiments, projects, quickstart, runs, server, tokens
+from griffin.cli import (
+    config,
+    db,
+    experiments,
+    features,
+    projects,
+    quickstart,
+    runs,
+    server,
+    tokens,
+)
 from griffin.cli.output import print_error, print_json, print_kv
 from griffin.cli.state import PASS_THROUGH, JsonOpt, State, open_client
 from griffin.errors import GriffinError
@@ -129,6 +139,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(projects.app, name="projects")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(features.app, name="features")
 quickstart.register(app)
 
 

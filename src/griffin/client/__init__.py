@@ -19,6 +19,7 @@ from griffin.client._base import segment
 from griffin.client.accounts import AccountsMixin
 from griffin.client.artifacts import ArtifactsMixin
 from griffin.client.experiments import ExperimentsMixin
+from griffin.client.features import FeaturesMixin
 from griffin.client.flusher import Flusher
 from griffin.client.runs import RunsMixin
 from griffin.client.search import SearchMixin
@@ -32,7 +33,9 @@ __all__ = ["Client"]
 log = logging.getLogger(__name__)
 
 
-class Client(ExperimentsMixin, RunsMixin, SearchMixin, ArtifactsMixin, AccountsMixin):
+class Client(
+    ExperimentsMixin, RunsMixin, SearchMixin, ArtifactsMixin, AccountsMixin, FeaturesMixin
+):
     """A connection to Griffin: to a server over HTTP, or to the embedded store in-process.
 
     Example::

@@ -16,7 +16,7 @@ from griffin.errors import GriffinError
 from griffin.platform import Platform, open_platform
 from griffin.server.errors import install_error_handlers
 from griffin.server.limits import BodyLimit
-from griffin.server.routers import experiments, health, projects, runs
+from griffin.server.routers import experiments, features, health, projects, runs
 from griffin.tracking.runs import fail_stale_runs
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(BodyLimit)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, experiments, runs):
+    for module in (projects, experiments, runs, features):
         api.include_router(module.router)
     app.include_router(api)
     return app

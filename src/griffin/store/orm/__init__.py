@@ -3,7 +3,7 @@
 The four stores of DESIGN.md add their modules here (features, models, workflows, registry).
 """
 
-from griffin.store.orm import accounts, tracking
+from griffin.store.orm import accounts, features, tracking
 from griffin.store.orm.base import Base, UTCDateTime, utcnow
 
-__all__ = ["Base", "UTCDateTime", "accounts", "tracking", "utcnow"]
+__all__ = ["Base", "UTCDateTime", "accounts", "features", "tracking", "utcnow"]

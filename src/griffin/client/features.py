@@ -1,0 +1,109 @@
+"""The feature registry of the client's project: plan and apply definitions, list and show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from griffin.client._base import ClientBase, segment
+from griffin.domain.features import FeatureObject, Plan
+
+if TYPE_CHECKING:
+    from griffin.features.project import Definitions
+
+__all__ = ["FeaturesMixin"]
+
+
+def _specs(definitions: Definitions | str | Path) -> list[dict[str, object]]:
+    # Imported here: the definition machinery is not needed by ``import griffin``.
+    from griffin.features.project import load_definitions
+
+    if isinstance(definitions, str | Path):
+        definitions = load_definitions(definitions)
+    return definitions.specs()
+
+
+class FeaturesMixin(ClientBase):
+    def plan_features(self, definitions: Definitions | str | Path) -> Plan:
+        """Compare definitions with the project's feature registry, writing nothing.
+
+        Args:
+            definitions: a :class:`~griffin.features.project.Definitions`, or the path of a
+                ``features.py`` file or a folder of definition files.
+
+        Returns:
+            The plan: objects to create, to update (with field-level diffs), unchanged, and
+            in the registry but not in the definitions (these are never deleted).
+
+        Raises:
+            InvalidArgument: a definition is malformed.
+        """
+        body = {"specs": _specs(definitions)}
+        return Plan.from_json(
+            self._call("POST", f"{self._project_path()}/features/plan", json=body)
+        )
+
+    def apply_features(self, definitions: Definitions | str | Path) -> Plan:
+        """Write definitions to the registry in one transaction: a new version per change.
+
+        Unchanged definitions write nothing; objects missing from ``definitions`` are kept.
+
+        Args:
+            definitions: a ``Definitions``, or a path as for :meth:`plan_features`.
+
+        Returns:
+            What was done, as a plan with ``applied=True``.
+
+        Raises:
+            InvalidArgument: a definition is malformed.
+            PermissionDenied: the token cannot edit the project.
+        """
+        body = {"specs": _specs(definitions)}
+        data = self._call("POST", f"{self._project_path()}/features/apply", json=body)
+        return Plan.from_json(data)
+
+    def list_features(
+        self,
+        kind: str | None = None,
+        *,
+        query: str | None = None,
+        owner: str | None = None,
+        tag: str | None = None,
+        entity: str | None = None,
+    ) -> list[FeatureObject]:
+        """Registry objects at their latest version, dependencies first, then by name.
+
+        Args:
+            kind: ``entity``, ``feature_view``, ``on_demand_feature_view`` or
+                ``feature_service``.
+            query: free text over name, description, owner and tags (case-insensitive).
+            owner: only objects with this owner.
+            tag: ``key`` or ``key=value``.
+            entity: the entity and the objects keyed by it.
+
+        Returns:
+            The matching objects (without their version history).
+        """
+        params = {"kind": kind, "q": query, "owner": owner, "tag": tag, "entity": entity}
+        data = self._call(
+            "GET",
+            f"{self._project_path()}/features",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        return [FeatureObject.from_json(item) for item in data["items"]]
+
+    def get_feature_object(self, kind: str, name: str, version: int | None = None) -> FeatureObject:
+        """One registry object, with the history of all its versions.
+
+        Args:
+            kind: the object's kind, e.g. ``feature_view``.
+            name: its name.
+            version: a past version to read; the latest when omitted.
+
+        Raises:
+            NotFound: no such object (the message names the closest existing names) or
+                version.
+        """
+        path = f"{self._project_path()}/features/{segment(kind)}/{segment(name)}"
+        params = {} if version is None else {"version": version}
+        return FeatureObject.from_json(self._call("GET", path, params=params))
