@@ -8,9 +8,11 @@ version of the views that read it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from griffin.config import mask_url
 
@@ -106,6 +108,15 @@ class ParquetSource:
         )
 
 
+def _literal_password(url: str) -> bool:
+    """Whether ``url`` carries a password that is not a ``${VAR}`` placeholder."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return False
+    return bool(password) and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", password or "")
+
+
 @dataclass(frozen=True, slots=True, init=False, repr=False)
 class SqlSource:
     """The rows of a SQL query.
@@ -117,7 +128,8 @@ class SqlSource:
         name: the source's name (SQL sources can also be defined over REST by name).
         connection: a SQLAlchemy URL (e.g. ``postgresql://user@host/db``) to run the query on
             that database instead. Prefer ``${ENV_VAR}`` placeholders to a literal password:
-            the URL is stored as written in the registry; reprs mask the password.
+            the URL is stored as written in the registry, so a literal password is refused
+            (write ``postgresql://user:${PGPASSWORD}@host/db``).
         created_timestamp_field: the column with the time a row was written (tie-breaker).
     """
 
@@ -147,6 +159,16 @@ class SqlSource:
                 "connection",
                 "must be None (DuckDB over files) or a SQLAlchemy URL such as "
                 "'postgresql://user@host/db'",
+            )
+        if connection is not None and _literal_password(connection):
+            # The URL is stored in the registry and shown by `plan`: a password written into it
+            # would end up in the metadata database, its backups and every diff.
+            raise fail(
+                where,
+                "connection",
+                "holds a literal password; write it as an environment variable placeholder, "
+                "e.g. 'postgresql://user:${PGPASSWORD}@host/db', and set the variable where "
+                "the query runs",
             )
         object.__setattr__(self, "connection", connection)
         _set_timestamps(self, where, timestamp_field, created_timestamp_field)

@@ -107,8 +107,14 @@ def test_sources_validate_and_mask_passwords() -> None:
         PushSource("p", batch_source="x")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="request source 'r': schema must be"):
         RequestSource("r", {})
-    sql = SqlSource("select * from t", "ts", name="q", connection="postgresql://u:s3cret@h/db")
-    assert "s3cret" not in repr(sql)
+    # A literal password would be stored in the registry: refused, with the fix in the message.
+    with pytest.raises(InvalidArgument, match=r"literal password.*\$\{PGPASSWORD\}") as caught:
+        SqlSource("select * from t", "ts", name="q", connection="postgresql://u:s3cret@h/db")
+    assert "s3cret" not in caught.value.message
+    placeholder = "postgresql://u:${PGPASSWORD}@h/db"
+    sql = SqlSource("select * from t", "ts", name="q", connection=placeholder)
+    assert sql.connection == placeholder
+    assert "PGPASSWORD" not in repr(sql)
     assert "u:***@h" in repr(sql)
 
 
