@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from griffin.domain.accounts import Principal, Project, Role, TokenInfo
+from griffin.domain.accounts import Role
 from griffin.server.schemas.tracking import Description, Name, Wire
 
 
@@ -21,10 +21,6 @@ class ProjectOut(Wire):
     name: str
     description: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, p: Project) -> ProjectOut:
-        return cls(id=p.id, name=p.name, description=p.description, created_at=p.created_at)
 
 
 class TokenCreate(Wire):
@@ -45,25 +41,12 @@ class TokenOut(Wire):
     secret: str | None = None
 
     @classmethod
-    def of(cls, t: TokenInfo, secret: str | None = None) -> TokenOut:
-        return cls(
-            id=t.id,
-            user=t.user,
-            project=t.project,
-            role=t.role,
-            description=t.description,
-            created_at=t.created_at,
-            last_used_at=t.last_used_at,
-            revoked_at=t.revoked_at,
-            secret=secret,
-        )
+    def of(cls, obj: object, secret: str | None = None) -> TokenOut:
+        """The token's wire form; ``secret`` only in the response that created it."""
+        return super().of(obj).model_copy(update={"secret": secret})
 
 
 class WhoAmI(Wire):
     user: str
     project: str
     role: Role
-
-    @classmethod
-    def of(cls, p: Principal) -> WhoAmI:
-        return cls(user=p.user, project=p.project, role=p.role)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from griffin.domain.features import FeatureObject, ObjectVersion, Plan, PlanItem, SpecChange
 from griffin.server.schemas.tracking import Wire
 
 __all__ = ["DefinitionsIn", "FeatureObjectOut", "FeatureObjectsOut", "PlanOut"]
@@ -27,10 +26,6 @@ class SpecChangeOut(Wire):
     old: Any = None
     new: Any = None
 
-    @classmethod
-    def of(cls, c: SpecChange) -> SpecChangeOut:
-        return cls(path=c.path, op=c.op, old=c.old, new=c.new)
-
 
 class PlanItemOut(Wire):
     action: Literal["create", "update", "unchanged", "not_in_definitions"]
@@ -40,26 +35,11 @@ class PlanItemOut(Wire):
     new_version: int | None
     changes: list[SpecChangeOut]
 
-    @classmethod
-    def of(cls, i: PlanItem) -> PlanItemOut:
-        return cls(
-            action=i.action,
-            kind=i.kind,
-            name=i.name,
-            version=i.version,
-            new_version=i.new_version,
-            changes=[SpecChangeOut.of(c) for c in i.changes],
-        )
-
 
 class PlanOut(Wire):
     project: str
     applied: bool
     items: list[PlanItemOut]
-
-    @classmethod
-    def of(cls, p: Plan) -> PlanOut:
-        return cls(project=p.project, applied=p.applied, items=[PlanItemOut.of(i) for i in p.items])
 
 
 class ObjectVersionOut(Wire):
@@ -68,16 +48,6 @@ class ObjectVersionOut(Wire):
     created_by: str
     created_at: datetime
     change: str
-
-    @classmethod
-    def of(cls, v: ObjectVersion) -> ObjectVersionOut:
-        return cls(
-            version=v.version,
-            fingerprint=v.fingerprint,
-            created_by=v.created_by,
-            created_at=v.created_at,
-            change=v.change,
-        )
 
 
 class FeatureObjectOut(Wire):
@@ -94,24 +64,6 @@ class FeatureObjectOut(Wire):
     created_at: datetime
     updated_at: datetime
     versions: list[ObjectVersionOut]
-
-    @classmethod
-    def of(cls, o: FeatureObject) -> FeatureObjectOut:
-        return cls(
-            project=o.project,
-            kind=o.kind,
-            name=o.name,
-            version=o.version,
-            latest_version=o.latest_version,
-            owner=o.owner,
-            description=o.description,
-            tags=o.tags,
-            fingerprint=o.fingerprint,
-            spec=o.spec,
-            created_at=o.created_at,
-            updated_at=o.updated_at,
-            versions=[ObjectVersionOut.of(v) for v in o.versions],
-        )
 
 
 class FeatureObjectsOut(Wire):
