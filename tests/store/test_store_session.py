@@ -189,3 +189,14 @@ def test_sqlite_folder_that_cannot_be_created(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(BackendUnavailable, match="cannot create the folder"):
         Database(f"sqlite:///{blocker}/sub/griffin.db")
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_cost_random_access_as_on_ssds(pg_database: str) -> None:
+    # With the server default (4), loading a search page's params scanned whole tables.
+    from griffin.store.session import Database
+
+    db = Database(pg_database)
+    with db.session() as session:
+        assert session.execute(text("SHOW random_page_cost")).scalar() == "1.1"
+    db.dispose()

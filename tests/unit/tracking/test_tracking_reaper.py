@@ -110,3 +110,18 @@ async def test_the_server_reaps_in_the_background(platform: Platform, anyio_back
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_a_run_that_logged_after_the_check_began_is_not_failed(platform: Platform) -> None:
+    # The reaper picks candidates, then fails each with a conditional UPDATE. A batch that
+    # refreshed the heartbeat in between must win: the run stays RUNNING, no history row.
+    from griffin.store import runs as run_store
+
+    run_id = _new(platform)
+    cutoff = utcnow() - timedelta(seconds=60)  # what the reaper computed before the batch
+    runs.log_batch(platform.db, ADMIN, run_id, metrics=[Metric("loss", 1.0, 0, 1)])
+    with platform.db.session(write=True) as session:
+        failed = run_store.fail_if_silent(session, run_id, cutoff, "should not happen")
+    assert failed is False
+    assert runs.get_run(platform.db, ADMIN, run_id).status is RunStatus.RUNNING
+    assert [status for status, _ in _history(platform, run_id)] == ["RUNNING"]
