@@ -59,6 +59,13 @@ class Settings(BaseSettings):
             "empty means SQLite in `home`."
         ),
     )
+    offline_root: str = Field(
+        default="",
+        description=(
+            "Where Griffin keeps offline feature data it writes itself (the log of pushed rows): "
+            "a local folder or an s3:// URI; empty means `home`/offline."
+        ),
+    )
     project: str = Field(default="default", description="Project used when none is named.")
     url: str = Field(default="", description="Griffin server the SDK and CLI talk to.")
     token: SecretStr | None = Field(default=None, description="API token sent to `url`.")
@@ -98,6 +105,11 @@ class Settings(BaseSettings):
     def resolved_online_store(self) -> str:
         """The online store URL with the embedded SQLite default filled in."""
         return self.online_store or f"sqlite:///{self.home / 'online.db'}"
+
+    @property
+    def resolved_offline_root(self) -> str:
+        """The offline root with the embedded local-folder default filled in."""
+        return self.offline_root or str(self.home / "offline")
 
     @classmethod
     def settings_customise_sources(

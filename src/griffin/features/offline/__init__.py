@@ -1,6 +1,6 @@
 """Offline feature store: point-in-time-correct training data computed in DuckDB."""
 
 from .duckdb import point_in_time_join
-from .inputs import ViewInput
+from .inputs import SqlData, ViewInput
 
-__all__ = ["ViewInput", "point_in_time_join"]
+__all__ = ["SqlData", "ViewInput", "point_in_time_join"]

@@ -26,12 +26,10 @@ import pyarrow as pa
 
 from griffin.errors import InvalidArgument
 
-from .inputs import RANK, ROW, SEQ, TS, ViewInput, quote
+from .inputs import RANK, ROW, TS, SqlData, ViewInput, quote
+from .reader import position_probe, source_clause
 
-__all__ = ["ViewInput", "point_in_time_join"]
-
-# Greater than any file name the parquet reader reports (the last Unicode code point).
-_MAX_CHAR = "\U0010ffff"
+__all__ = ["SqlData", "ViewInput", "point_in_time_join"]
 
 
 def point_in_time_join(
@@ -166,7 +164,9 @@ def _feature_sql(
     con: duckdb.DuckDBPyConnection, view: ViewInput, cutoff: datetime | None, alias: str
 ) -> str:
     """A relation with the view's keys, features, UTC timestamp: filtered, one row per key/ts."""
-    source, order = _source(con, view, f"{alias}_data")
+    source, order = source_clause(
+        con, view.data, f"{alias}_data", position=view.tie_break_by_position
+    )
     available = _columns(con, source)
     for column in (*view.join_keys, view.timestamp_field, *view.features):
         if column not in available:
@@ -210,30 +210,11 @@ def _probe(view: ViewInput, ts_column: str) -> str:
     ranks = [event]
     if view.created_timestamp_field is not None:
         ranks.append("'infinity'::TIMESTAMPTZ")
-    if view.tie_break_by_position:
-        if isinstance(view.data, pa.Table):
-            ranks.append("9223372036854775807::BIGINT")
-        else:
-            ranks.extend([f"'{_MAX_CHAR}'", "9223372036854775807::BIGINT"])
+    ranks.extend(position_probe(view.data, view.tie_break_by_position))
     if len(ranks) == 1:
         return event
     # A struct with a null field still compares, so a null event time must null the probe.
     return f"CASE WHEN {event} IS NOT NULL THEN {_struct(ranks)} END"
-
-
-def _source(con: duckdb.DuckDBPyConnection, view: ViewInput, name: str) -> tuple[str, list[str]]:
-    """The FROM clause for the view's data and the ordering that ranks later rows first."""
-    if isinstance(view.data, pa.Table):
-        data = view.data
-        if view.tie_break_by_position:
-            data = data.append_column(SEQ, pa.array(range(data.num_rows), pa.int64()))
-        con.register(name, data)
-        return name, [SEQ] if view.tie_break_by_position else []
-    path = _literal(str(view.data))
-    if view.tie_break_by_position:
-        source = f"read_parquet('{path}', filename = true, file_row_number = true)"
-        return source, ["filename", "file_row_number::BIGINT"]
-    return f"read_parquet('{path}')", []
 
 
 def _columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:

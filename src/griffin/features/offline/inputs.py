@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +10,7 @@ from typing import Any
 
 from griffin.errors import InvalidArgument
 
-__all__ = ["RANK", "ROW", "SEQ", "TS", "ViewInput", "quote"]
+__all__ = ["RANK", "ROW", "SEQ", "TS", "SqlData", "ViewInput", "quote"]
 
 # Internal column names; entity rows and feature data may not use them.
 ROW = "__griffin_row"
@@ -24,6 +24,14 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+@dataclass(frozen=True)
+class SqlData:
+    """A query DuckDB runs to produce a view's rows, and the Arrow objects it reads by name."""
+
+    sql: str
+    tables: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, eq=False)
 class ViewInput:
     """One feature view's data as the point-in-time join reads it.
@@ -33,7 +41,7 @@ class ViewInput:
         join_keys: the key columns, present under the same names in the entity rows.
         features: the feature columns to join (the requested subset).
         timestamp_field: the data's event-time column.
-        data: a ``pyarrow.Table``, or a local parquet path or glob.
+        data: a ``pyarrow.Table``, a local parquet path or glob, or a :class:`SqlData`.
         created_timestamp_field: the data's write-time column (tie-breaker and the column
             ``created_before`` filters on), if any.
         ttl: how far back a row stays valid; ``None`` means no limit.
@@ -42,6 +50,7 @@ class ViewInput:
         tie_break_by_position: break ties left after the created timestamp by position in
             the data (later rows win). Set ``False`` only when ``(join keys, timestamp,
             created timestamp)`` is known to be unique: it saves one pass over the data.
+            SQL data has no stable position and is never tie-broken by it.
     """
 
     name: str
@@ -71,9 +80,9 @@ class ViewInput:
             )
         import pyarrow as pa
 
-        if not isinstance(self.data, pa.Table | str | Path):
+        if not isinstance(self.data, pa.Table | str | Path | SqlData):
             raise InvalidArgument(
-                f"{where}: data must be a pyarrow.Table or a parquet path, "
+                f"{where}: data must be a pyarrow.Table, a parquet path or SqlData, "
                 f"got {type(self.data).__name__}"
             )
         internal = {RANK, ROW, SEQ, TS}

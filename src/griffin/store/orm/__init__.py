@@ -3,7 +3,15 @@
 The four stores of DESIGN.md add their modules here (features, models, workflows, registry).
 """
 
-from griffin.store.orm import accounts, features, tracking
+from griffin.store.orm import accounts, feature_data, features, tracking
 from griffin.store.orm.base import Base, UTCDateTime, utcnow
 
-__all__ = ["Base", "UTCDateTime", "accounts", "features", "tracking", "utcnow"]
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "accounts",
+    "feature_data",
+    "features",
+    "tracking",
+    "utcnow",
+]
