@@ -6,13 +6,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from griffin.artifacts import ArtifactStore, open_artifact_store
 from griffin.config import Settings, load_settings
 from griffin.store import projects
 from griffin.store.migrate import ensure_schema
 from griffin.store.session import Database
+
+if TYPE_CHECKING:
+    from griffin.features.online import OnlineStore
 
 __all__ = ["Platform", "open_platform"]
 
@@ -22,9 +27,24 @@ class Platform:
     settings: Settings
     db: Database
     artifacts: ArtifactStore
+    _online: OnlineStore | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def online_store(self) -> OnlineStore:
+        """The configured online store, opened on first use (most commands never need it)."""
+        with self._lock:
+            if self._online is None:
+                from griffin.features.online import open_online_store
+
+                self._online = open_online_store(self.settings.resolved_online_store)
+            return self._online
 
     def close(self) -> None:
         self.db.dispose()
+        with self._lock:
+            if self._online is not None:
+                self._online.close()
+                self._online = None
 
 
 def open_platform(settings: Settings | None = None, *, migrate: bool = True) -> Platform:

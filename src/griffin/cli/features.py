@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from griffin.cli import feature_data, feature_materialize, feature_serve
 from griffin.cli.output import out_console, print_json, print_kv, print_note, print_table
 from griffin.cli.state import JsonOpt, ProjectOpt, open_client
 from griffin.domain.features import Plan, show
@@ -210,3 +211,7 @@ def show_command(
         [(v.version, v.created_by, v.created_at, v.change) for v in found.versions],
         title="versions",
     )
+
+
+for _module in (feature_data, feature_materialize, feature_serve):
+    _module.register(app)

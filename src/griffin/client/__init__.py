@@ -19,7 +19,9 @@ from griffin.client._base import segment
 from griffin.client.accounts import AccountsMixin
 from griffin.client.artifacts import ArtifactsMixin
 from griffin.client.experiments import ExperimentsMixin
-from griffin.client.features import FeaturesMixin
+from griffin.client.feature_data import FeatureDataMixin
+from griffin.client.feature_online import FeatureOnlineMixin
+from griffin.client.feature_push import FeaturePushMixin
 from griffin.client.flusher import Flusher
 from griffin.client.runs import RunsMixin
 from griffin.client.search import SearchMixin
@@ -34,7 +36,14 @@ log = logging.getLogger(__name__)
 
 
 class Client(
-    ExperimentsMixin, RunsMixin, SearchMixin, ArtifactsMixin, AccountsMixin, FeaturesMixin
+    ExperimentsMixin,
+    RunsMixin,
+    SearchMixin,
+    ArtifactsMixin,
+    AccountsMixin,
+    FeatureDataMixin,
+    FeatureOnlineMixin,
+    FeaturePushMixin,
 ):
     """A connection to Griffin: to a server over HTTP, or to the embedded store in-process.
 

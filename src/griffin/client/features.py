@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from griffin.client._base import ClientBase, segment
 from griffin.domain.features import FeatureObject, Plan
+from griffin.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from griffin.features.project import Definitions
@@ -24,6 +25,41 @@ def _specs(definitions: Definitions | str | Path) -> list[dict[str, object]]:
 
 
 class FeaturesMixin(ClientBase):
+    def feature_definitions(self, local: Definitions | str | Path | None = None) -> Definitions:
+        """The project's registered feature definitions, rebuilt as objects.
+
+        On-demand views rebuilt from the registry carry their function's source text but no
+        function to run. Pass ``local`` (your project's ``Definitions`` or the path of its
+        definition files) to use your own objects, functions included, in place of the
+        registry's objects of the same kind and name.
+
+        Args:
+            local: definitions that take precedence over the registry's.
+
+        Raises:
+            InvalidArgument: a registry spec or a local definition is malformed.
+        """
+        from griffin.features.project import Definitions
+
+        objects = {(o.kind, o.name): o.spec for o in self.list_features()}
+        registry = Definitions.from_specs(objects.values())
+        if local is None:
+            return registry
+        if isinstance(local, str | Path):
+            from griffin.features.project import load_definitions
+
+            local = load_definitions(local)
+        mine = {(o.kind, o.name): o for o in local}
+        kept = [o for o in registry if (o.kind, o.name) not in mine]
+        try:
+            return Definitions([*mine.values(), *kept])
+        except InvalidArgument as exc:
+            raise InvalidArgument(
+                f"{exc.message}; your local definitions differ from the registry's: run "
+                "`griffin features plan` to see how, and `griffin features apply`",
+                details=exc.details,
+            ) from None
+
     def plan_features(self, definitions: Definitions | str | Path) -> Plan:
         """Compare definitions with the project's feature registry, writing nothing.
 

@@ -16,7 +16,16 @@ from griffin.errors import GriffinError
 from griffin.platform import Platform, open_platform
 from griffin.server.errors import install_error_handlers
 from griffin.server.limits import BodyLimit
-from griffin.server.routers import experiments, features, health, projects, runs
+from griffin.server.routers import (
+    experiments,
+    feature_data,
+    feature_materialization,
+    feature_serving,
+    features,
+    health,
+    projects,
+    runs,
+)
 from griffin.tracking.runs import fail_stale_runs
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -54,7 +63,16 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(BodyLimit)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, experiments, runs, features):
+    for module in (
+        projects,
+        experiments,
+        runs,
+        # Before ``features``: its GET /features/{kind}/{name} would shadow their routes.
+        feature_data,
+        feature_materialization,
+        feature_serving,
+        features,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     return app

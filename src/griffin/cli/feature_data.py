@@ -1,0 +1,9 @@
+"""``griffin features datasets``: saved training datasets."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``griffin features``."""
