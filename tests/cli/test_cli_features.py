@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 from cli_helpers import Invoke, assert_one_line_error
 
 FEATURES_PY = """
@@ -28,6 +29,10 @@ stats = FeatureView(
 
 
 def write(dtype: str) -> None:
+    Path("data").mkdir(exist_ok=True)
+    pd.DataFrame(
+        {"driver_id": [1, 2], "trips": [3, 4], "ts": pd.to_datetime(["2026-01-01"] * 2)}
+    ).to_parquet("data/part.parquet")
     Path("features.py").write_text(textwrap.dedent(FEATURES_PY.replace("{dtype}", dtype)))
 
 

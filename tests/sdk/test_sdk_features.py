@@ -5,10 +5,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from griffin.client import Client
-from griffin.errors import NotFound
+from griffin.errors import InvalidArgument, NotFound
 
 FEATURES_PY = """
 from datetime import timedelta
@@ -28,7 +29,16 @@ stats = FeatureView(
 """
 
 
+def write_source(**columns: object) -> None:
+    """The view's parquet source, in the working directory the definitions are read from."""
+    Path("data").mkdir(exist_ok=True)
+    data = {"driver_id": [1, 2], "trips": [3, 4], "ts": pd.to_datetime(["2026-01-01"] * 2)}
+    pd.DataFrame({**data, **columns}).to_parquet("data/part.parquet")
+
+
 def write(folder: Path, dtype: str) -> Path:
+    if not Path("data/part.parquet").exists():
+        write_source()
     path = folder / "features.py"
     path.write_text(textwrap.dedent(FEATURES_PY.replace("{dtype}", dtype)))
     return path
@@ -51,3 +61,35 @@ def test_plan_apply_list_show(client: Client, tmp_path: Path) -> None:
     assert old.spec["features"][0]["dtype"] == "int64"
     with pytest.raises(NotFound, match="did you mean 'driver_stats'"):
         client.get_feature_object("feature_view", "driver_stat")
+
+
+def test_plan_checks_views_against_their_sources(client: Client, tmp_path: Path) -> None:
+    write_source(trips=["a", "b"])  # declared int64, the source holds strings
+    (Path("data") / "extra.parquet").unlink(missing_ok=True)
+    path = write(tmp_path, "int64")
+    with pytest.raises(InvalidArgument) as info:
+        client.plan_features(path)
+    message = info.value.message
+    assert "feature view 'driver_stats': column 'trips' (feature) is declared int64" in message
+    assert "VARCHAR" in message
+    assert info.value.details["problems"][0]["column"] == "trips"
+    # Unreachable or mismatched sources can be skipped explicitly.
+    assert client.plan_features(path, check_sources=False).items[0].action == "create"
+
+
+def test_plan_lists_every_missing_column(client: Client, tmp_path: Path) -> None:
+    Path("data").mkdir()
+    pd.DataFrame({"driver": [1]}).to_parquet("data/part.parquet")
+    path = write(tmp_path, "int64")
+    with pytest.raises(InvalidArgument) as info:
+        client.apply_features(path)
+    problems = {p["column"] for p in info.value.details["problems"]}
+    assert problems == {"driver_id", "ts", "trips"}
+    assert client.list_features() == []  # nothing was applied
+
+
+def test_plan_reports_an_unreadable_source(client: Client, tmp_path: Path) -> None:
+    path = write(tmp_path, "int64")
+    Path("data/part.parquet").unlink()
+    with pytest.raises(InvalidArgument, match="cannot be read"):
+        client.plan_features(path)

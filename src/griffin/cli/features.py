@@ -29,6 +29,14 @@ PathArg = Annotated[
         show_default=False,
     ),
 ]
+CheckSourcesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--check-sources/--no-check-sources",
+        help="Read each feature view's source schema (no rows) and fail on a missing column "
+        "or an incompatible type. Skip it when this machine cannot reach the sources.",
+    ),
+]
 _LABEL = {
     "create": "create",
     "update": "update",
@@ -71,14 +79,19 @@ def _print_plan(plan: Plan) -> None:
 
 
 @app.command("plan")
-def plan_command(path: PathArg = None, project: ProjectOpt = None, json: JsonOpt = False) -> None:
+def plan_command(
+    path: PathArg = None,
+    check_sources: CheckSourcesOpt = True,
+    project: ProjectOpt = None,
+    json: JsonOpt = False,
+) -> None:
     """Show what `apply` would change: objects to create, update (with a diff) or keep.
 
     Objects in the registry that your definitions no longer contain are listed, never deleted.
     """
     definitions = _load(path)
     with open_client(project) as client:
-        plan = client.plan_features(definitions)
+        plan = client.plan_features(definitions, check_sources=check_sources)
     if json:
         print_json(plan)
     else:
@@ -89,6 +102,7 @@ def plan_command(path: PathArg = None, project: ProjectOpt = None, json: JsonOpt
 def apply_command(
     path: PathArg = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    check_sources: CheckSourcesOpt = True,
     project: ProjectOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -99,12 +113,15 @@ def apply_command(
     """
     definitions = _load(path)
     with open_client(project) as client:
-        plan = client.plan_features(definitions)
+        plan = client.plan_features(definitions, check_sources=check_sources)
         if not json:
             _print_plan(plan)
         if plan.has_changes and not yes:
             typer.confirm("Apply these changes?", abort=True, err=True)
-        result = client.apply_features(definitions) if plan.has_changes else plan
+        # The sources were just checked by the plan.
+        result = (
+            client.apply_features(definitions, check_sources=False) if plan.has_changes else plan
+        )
     if json:
         print_json(result)
     elif result.applied:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
 
 from griffin.client.transport import Params, Transport
 from griffin.client.wire import Json
+
+if TYPE_CHECKING:
+    from griffin.config import Settings
 
 __all__ = ["ClientBase", "segment", "strings"]
 
@@ -30,6 +33,7 @@ class ClientBase:
     """The transport, the default project and small request helpers used by every resource."""
 
     project: str
+    settings: Settings
     _transport: Transport
 
     def _call(

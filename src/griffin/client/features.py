@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 __all__ = ["FeaturesMixin"]
 
 
-def _specs(definitions: Definitions | str | Path) -> list[dict[str, object]]:
+def _load(definitions: Definitions | str | Path) -> Definitions:
     # Imported here: the definition machinery is not needed by ``import griffin``.
     from griffin.features.project import load_definitions
 
     if isinstance(definitions, str | Path):
         definitions = load_definitions(definitions)
-    return definitions.specs()
+    return definitions
 
 
 class FeaturesMixin(ClientBase):
@@ -60,41 +60,68 @@ class FeaturesMixin(ClientBase):
                 details=exc.details,
             ) from None
 
-    def plan_features(self, definitions: Definitions | str | Path) -> Plan:
+    def _checked_specs(
+        self, definitions: Definitions | str | Path, check_sources: bool
+    ) -> list[dict[str, object]]:
+        loaded = _load(definitions)
+        if check_sources:
+            from griffin.features.offline.schema import check_sources as check
+            from griffin.features.offline.schema import raise_for_problems
+
+            raise_for_problems(
+                check(
+                    loaded,
+                    offline_root=self.settings.resolved_offline_root,
+                    project=self.project,
+                )
+            )
+        return loaded.specs()
+
+    def plan_features(
+        self, definitions: Definitions | str | Path, *, check_sources: bool = True
+    ) -> Plan:
         """Compare definitions with the project's feature registry, writing nothing.
 
         Args:
             definitions: a :class:`~griffin.features.project.Definitions`, or the path of a
                 ``features.py`` file or a folder of definition files.
+            check_sources: read each feature view's source schema (no rows) here and fail
+                when a declared column is missing or has an incompatible type. Turn it off
+                when this machine cannot reach the sources.
 
         Returns:
             The plan: objects to create, to update (with field-level diffs), unchanged, and
             in the registry but not in the definitions (these are never deleted).
 
         Raises:
-            InvalidArgument: a definition is malformed.
+            InvalidArgument: a definition is malformed, or a source does not match its view
+                (every problem is listed).
         """
-        body = {"specs": _specs(definitions)}
+        body = {"specs": self._checked_specs(definitions, check_sources)}
         return Plan.from_json(
             self._call("POST", f"{self._project_path()}/features/plan", json=body)
         )
 
-    def apply_features(self, definitions: Definitions | str | Path) -> Plan:
+    def apply_features(
+        self, definitions: Definitions | str | Path, *, check_sources: bool = True
+    ) -> Plan:
         """Write definitions to the registry in one transaction: a new version per change.
 
         Unchanged definitions write nothing; objects missing from ``definitions`` are kept.
 
         Args:
             definitions: a ``Definitions``, or a path as for :meth:`plan_features`.
+            check_sources: check views against their sources first, as
+                :meth:`plan_features` does.
 
         Returns:
             What was done, as a plan with ``applied=True``.
 
         Raises:
-            InvalidArgument: a definition is malformed.
+            InvalidArgument: a definition is malformed, or a source does not match its view.
             PermissionDenied: the token cannot edit the project.
         """
-        body = {"specs": _specs(definitions)}
+        body = {"specs": self._checked_specs(definitions, check_sources)}
         data = self._call("POST", f"{self._project_path()}/features/apply", json=body)
         return Plan.from_json(data)
 
