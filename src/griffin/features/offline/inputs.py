@@ -10,13 +10,14 @@ from typing import Any
 
 from griffin.errors import InvalidArgument
 
-__all__ = ["RANK", "ROW", "SEQ", "TS", "SqlData", "ViewInput", "quote"]
+__all__ = ["POS", "RANK", "ROW", "SEQ", "TS", "SqlData", "ViewInput", "quote"]
 
 # Internal column names; entity rows and feature data may not use them.
 ROW = "__griffin_row"
 SEQ = "__griffin_seq"
 TS = "__griffin_ts"
 RANK = "__griffin_rank"
+POS = "__griffin_pos"
 
 
 def quote(identifier: str) -> str:
@@ -85,7 +86,7 @@ class ViewInput:
                 f"{where}: data must be a pyarrow.Table, a parquet path or SqlData, "
                 f"got {type(self.data).__name__}"
             )
-        internal = {RANK, ROW, SEQ, TS}
+        internal = {POS, RANK, ROW, SEQ, TS}
         for column in (*self.join_keys, *self.features, self.timestamp_field):
             if column in internal:
                 raise InvalidArgument(f"{where}: column name {column!r} is reserved")

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from griffin.config import mask_url
 from griffin.errors import BackendUnavailable, ConfigError, InvalidArgument
 
 from ..sources import ParquetSource, PushSource, SqlSource
-from .inputs import SEQ, SqlData
+from .inputs import POS, SEQ, SqlData
 
 __all__ = [
     "SqlData",
@@ -41,8 +42,6 @@ __all__ = [
 ]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Greater than any file name the parquet reader reports (the last Unicode code point).
-MAX_CHAR = "\U0010ffff"
 
 
 # An Arrow table, a local parquet path or glob, or a query (pyarrow is untyped: Any).
@@ -215,7 +214,7 @@ def source_clause(
     """
     if isinstance(data, pa.Table):
         if position:
-            data = data.append_column(SEQ, pa.array(range(data.num_rows), pa.int64()))
+            data = data.append_column(SEQ, pa.array(np.arange(data.num_rows, dtype=np.int64)))
         con.register(name, data)
         return name, [SEQ] if position else []
     if isinstance(data, SqlData):
@@ -224,10 +223,13 @@ def source_clause(
         return f"({data.sql})", []
     path = _literal(str(data))
     if position:
+        # One integer per row ordered by (file in glob order, row in file): cheaper to compare
+        # inside the ASOF join than the file name string.
         source = (
-            f"read_parquet('{path}', filename = true, file_row_number = true, union_by_name = true)"
+            f"(SELECT *, (file_index::BIGINT << 40) + file_row_number::BIGINT AS {POS} "
+            f"FROM read_parquet('{path}', union_by_name = true))"
         )
-        return source, ["filename", "file_row_number::BIGINT"]
+        return source, [POS]
     return f"read_parquet('{path}', union_by_name = true)", []
 
 
@@ -235,9 +237,7 @@ def position_probe(data: ViewData, position: bool) -> list[str]:
     """The probe values matching :func:`source_clause`'s position columns (all maximal)."""
     if not position or isinstance(data, SqlData):
         return []
-    if isinstance(data, pa.Table):
-        return ["9223372036854775807::BIGINT"]
-    return [f"'{MAX_CHAR}'", "9223372036854775807::BIGINT"]
+    return ["9223372036854775807::BIGINT"]
 
 
 def _literal(value: str) -> str:
