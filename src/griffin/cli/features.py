@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from griffin.cli import feature_data, feature_materialize, feature_serve
+from griffin.cli import feature_data, feature_materialize, feature_serve, feature_skew
 from griffin.cli.output import out_console, print_json, print_kv, print_note, print_table
 from griffin.cli.state import JsonOpt, ProjectOpt, open_client
 from griffin.domain.features import Plan, show
@@ -230,5 +230,5 @@ def show_command(
     )
 
 
-for _module in (feature_data, feature_materialize, feature_serve):
+for _module in (feature_data, feature_materialize, feature_serve, feature_skew):
     _module.register(app)

@@ -22,6 +22,7 @@ from griffin.client.experiments import ExperimentsMixin
 from griffin.client.feature_data import FeatureDataMixin
 from griffin.client.feature_online import FeatureOnlineMixin
 from griffin.client.feature_push import FeaturePushMixin
+from griffin.client.feature_skew import FeatureSkewMixin
 from griffin.client.flusher import Flusher
 from griffin.client.runs import RunsMixin
 from griffin.client.search import SearchMixin
@@ -44,6 +45,7 @@ class Client(
     FeatureDataMixin,
     FeatureOnlineMixin,
     FeaturePushMixin,
+    FeatureSkewMixin,
 ):
     """A connection to Griffin: to a server over HTTP, or to the embedded store in-process.
 
