@@ -82,3 +82,23 @@ def test_unknown_object_and_bad_file(cli: Invoke) -> None:
     assert_one_line_error(missing, "did you mean 'driver_stats'")
     Path("features.py").write_text("import nope\n")
     assert_one_line_error(cli("features", "plan"), "features.py:1", "nope")
+
+
+def test_add_source_then_list_and_show(cli: Invoke) -> None:
+    added = cli(
+        "features",
+        "add-source",
+        "now_rows",
+        "--query",
+        "SELECT now() AS ts",
+        "--timestamp-field",
+        "ts",
+    )
+    assert added.exit_code == 0, added.output
+    assert "version 1" in added.output
+    listed = json.loads(cli("features", "list", "--kind", "source", "--json").output)
+    assert [o["name"] for o in listed] == ["now_rows"]
+    shown = cli("features", "show", "source", "now_rows")
+    assert "SELECT now() AS ts" in shown.output
+    bad = cli("features", "add-source", "x", "--query", "SELECT 1 AS y", "--timestamp-field", "ts")
+    assert_one_line_error(bad, "has no column 'ts'")

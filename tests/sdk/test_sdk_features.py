@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from griffin.client import Client
-from griffin.errors import InvalidArgument, NotFound
+from griffin.errors import ConfigError, InvalidArgument, NotFound
 
 FEATURES_PY = """
 from datetime import timedelta
@@ -93,3 +93,56 @@ def test_plan_reports_an_unreadable_source(client: Client, tmp_path: Path) -> No
     Path("data/part.parquet").unlink()
     with pytest.raises(InvalidArgument, match="cannot be read"):
         client.plan_features(path)
+
+
+def test_sql_source_defined_by_name(client: Client) -> None:
+    Path("data").mkdir()
+    pd.DataFrame({"driver_id": [1], "trips": [3], "ts": pd.to_datetime(["2026-01-01"])}).to_parquet(
+        "data/trips.parquet"
+    )
+    query = "SELECT driver_id, trips, ts FROM 'data/trips.parquet'"
+    created = client.add_sql_source("trips_sql", query, "ts")
+    assert (created.kind, created.name, created.latest_version) == ("source", "trips_sql", 1)
+    assert client.add_sql_source("trips_sql", query, "ts").latest_version == 1  # unchanged
+    assert client.add_sql_source("trips_sql", query + " WHERE trips > 0", "ts").latest_version == 2
+    assert [o.name for o in client.list_features("source")] == ["trips_sql"]
+    source = client.get_source("trips_sql")
+    assert source.query.endswith("WHERE trips > 0")
+    # A view built on it plans against the real query's columns.
+    from datetime import timedelta
+
+    from griffin.features.definitions import Entity, Feature, FeatureView
+    from griffin.features.project import Definitions
+
+    driver = Entity("driver", ["driver_id"], dtype="int64")
+    view = FeatureView("trips", [driver], [Feature("trips", "int64")], source, ttl=timedelta(1))
+    assert [i.action for i in client.plan_features(Definitions([view])).items] == [
+        "create",
+        "create",
+        "not_in_definitions",
+    ]
+
+
+def test_sql_source_errors(client: Client) -> None:
+    with pytest.raises(InvalidArgument, match="has no column 'ts'"):
+        client.add_sql_source("s", "SELECT 1 AS x", "ts")
+    with pytest.raises(InvalidArgument, match="is INTEGER, not a timestamp"):
+        client.add_sql_source("s", "SELECT 1 AS ts", "ts")
+    with pytest.raises(InvalidArgument, match="the query failed"):
+        client.add_sql_source("s", "SELECT * FROM nowhere", "ts")
+    with pytest.raises(InvalidArgument, match="literal password"):
+        client.add_sql_source("s", "SELECT 1", "ts", connection="postgresql://u:pw@h/db")
+    client.add_sql_source("trips_sql", "SELECT now() AS ts", "ts")
+    with pytest.raises(NotFound, match="did you mean 'trips_sql'"):
+        client.get_source("trips_sq")
+    assert [o.name for o in client.list_features("source")] == ["trips_sql"]
+
+
+def test_sql_source_on_postgresql(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGUSER_FOR_TEST", "postgres")
+    url = "postgresql://${PGUSER_FOR_TEST}@127.0.0.1:5432/test"
+    found = client.add_sql_source("pg_rows", "SELECT now() AS ts, 1 AS x", "ts", connection=url)
+    assert found.spec["connection"] == url  # the placeholder is stored, never its value
+    monkeypatch.delenv("PGUSER_FOR_TEST")
+    with pytest.raises(ConfigError, match="PGUSER_FOR_TEST is not set"):
+        client.add_sql_source("pg_rows", "SELECT now() AS ts", "ts", connection=url)

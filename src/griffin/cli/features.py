@@ -135,7 +135,7 @@ def list_command(
     kind: Annotated[
         str | None,
         typer.Option(
-            help="entity, feature_view, on_demand_feature_view or feature_service.",
+            help="source, entity, feature_view, on_demand_feature_view or feature_service.",
             show_default=False,
         ),
     ] = None,
@@ -210,7 +210,17 @@ def show_command(
         ("description", found.description),
         ("tags", ", ".join(f"{k}={v}" for k, v in sorted(found.tags.items()))),
     ]
-    for key in ("join_keys", "entities", "ttl_seconds", "online", "source"):
+    for key in (
+        "join_keys",
+        "entities",
+        "ttl_seconds",
+        "online",
+        "source",
+        "query",
+        "timestamp_field",
+        "created_timestamp_field",
+        "connection",
+    ):
         if key in spec:
             value = spec[key]
             pairs.append((key, show(value) if isinstance(value, dict | list) else value))
@@ -228,6 +238,48 @@ def show_command(
         [(v.version, v.created_by, v.created_at, v.change) for v in found.versions],
         title="versions",
     )
+
+
+@app.command("add-source")
+def add_source_command(
+    name: Annotated[str, typer.Argument(help="The source's name.")],
+    query: Annotated[str, typer.Option(help="The SELECT that gives the source's rows.")],
+    timestamp_field: Annotated[str, typer.Option(help="The column with each row's event time.")],
+    created_timestamp_field: Annotated[
+        str | None,
+        typer.Option(help="The column with the time each row was written.", show_default=False),
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            help="A SQLAlchemy URL to run the query on (default: DuckDB, which reads files). "
+            "Write a password as ${ENV_VAR}.",
+            show_default=False,
+        ),
+    ] = None,
+    check_sources: CheckSourcesOpt = True,
+    project: ProjectOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Define a SQL source by name, without a definitions file.
+
+    The query is run here without reading rows to check the timestamp columns, then the
+    source is stored in the registry as a new version (nothing is written if it is
+    unchanged). Views use it with `client.get_source(NAME)`.
+    """
+    with open_client(project) as client:
+        found = client.add_sql_source(
+            name,
+            query,
+            timestamp_field,
+            created_timestamp_field=created_timestamp_field,
+            connection=connection,
+            check_source=check_sources,
+        )
+    if json:
+        print_json(found)
+    else:
+        out_console().print(f"source {found.name!r} is at version {found.latest_version}")
 
 
 for _module in (feature_data, feature_materialize, feature_serve, feature_skew):

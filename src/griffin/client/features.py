@@ -11,6 +11,7 @@ from griffin.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from griffin.features.project import Definitions
+    from griffin.features.sources import SqlSource
 
 __all__ = ["FeaturesMixin"]
 
@@ -170,3 +171,65 @@ class FeaturesMixin(ClientBase):
         path = f"{self._project_path()}/features/{segment(kind)}/{segment(name)}"
         params = {} if version is None else {"version": version}
         return FeatureObject.from_json(self._call("GET", path, params=params))
+
+    def add_sql_source(
+        self,
+        name: str,
+        query: str,
+        timestamp_field: str,
+        *,
+        created_timestamp_field: str | None = None,
+        connection: str | None = None,
+        check_source: bool = True,
+    ) -> FeatureObject:
+        """Define a SQL source by name in the registry, without a definitions file.
+
+        The source appears in the catalog (``list_features("source")``) and any view can use
+        it: ``FeatureView(..., source=client.get_source(name))``. Defining it again with the
+        same query writes nothing; a changed query makes a new version.
+
+        Args:
+            name: the source's name.
+            query: a ``SELECT``; DuckDB runs it (it can read files) unless ``connection``
+                names a database.
+            timestamp_field: the column with each row's event time.
+            created_timestamp_field: the column with the time a row was written.
+            connection: a SQLAlchemy URL to run the query on; write a password as a
+                ``${ENV_VAR}`` placeholder (a literal one is refused).
+            check_source: run the query here (no rows) and check the timestamp columns.
+
+        Raises:
+            InvalidArgument: a bad name or URL, a failing query or a missing column.
+        """
+        from griffin.features.sources import SqlSource
+
+        source = SqlSource(
+            query,
+            timestamp_field,
+            name=name,
+            connection=connection,
+            created_timestamp_field=created_timestamp_field,
+        )
+        if check_source:
+            from griffin.features.offline.schema import check_source_columns
+
+            check_source_columns(source)
+        body = {
+            "query": query,
+            "timestamp_field": timestamp_field,
+            "created_timestamp_field": created_timestamp_field,
+            "connection": connection,
+        }
+        path = f"{self._project_path()}/features/sources/{segment(name)}"
+        return FeatureObject.from_json(self._call("PUT", path, json=body, idempotent=True))
+
+    def get_source(self, name: str) -> SqlSource:
+        """A SQL source registered by name, as an object to give a feature view.
+
+        Raises:
+            NotFound: no source of that name (the message names the closest ones).
+        """
+        from griffin.features.sources import SqlSource
+
+        spec = self.get_feature_object("source", name).spec
+        return SqlSource.from_spec(spec)

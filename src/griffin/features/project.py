@@ -24,20 +24,48 @@ from .common import unknown_name
 from .definitions import Entity, FeatureView
 from .on_demand import OnDemandFeatureView
 from .services import FeatureService
+from .sources import SqlSource, source_from_spec
 
-__all__ = ["DefinitionObject", "Definitions", "load_definitions"]
+__all__ = ["DefinitionObject", "Definitions", "NamedSource", "load_definitions"]
 
-DefinitionObject = Entity | FeatureView | OnDemandFeatureView | FeatureService
+# A SQL source registered on its own (``griffin features add-source``, REST), to be found in
+# the catalog and reused by views; views still embed their source's spec.
+NamedSource = SqlSource
+DefinitionObject = Entity | FeatureView | OnDemandFeatureView | FeatureService | NamedSource
 # Kinds in dependency order; views and on-demand views share one namespace because services
 # and on-demand views refer to either by name alone.
-_ORDER = {"entity": 0, "feature_view": 1, "on_demand_feature_view": 2, "feature_service": 3}
+_ORDER = {
+    "source": 0,
+    "entity": 1,
+    "feature_view": 2,
+    "on_demand_feature_view": 3,
+    "feature_service": 4,
+}
 _NAMESPACE = {
+    "source": "source",
     "entity": "entity",
     "feature_view": "view",
     "on_demand_feature_view": "view",
     "feature_service": "feature service",
 }
+
+
+class _SourceKind:
+    """Rebuilds a registered source from its spec, like the other kinds' ``from_spec``."""
+
+    @staticmethod
+    def from_spec(spec: Mapping[str, Any], resolve: object = None) -> NamedSource:
+        source = source_from_spec(spec)
+        if not isinstance(source, SqlSource):
+            raise InvalidArgument(
+                f"source spec {spec.get('name')!r}: only SQL sources can be registered on their "
+                "own; other sources are part of their feature view"
+            )
+        return source
+
+
 _CLASSES: dict[str, Any] = {
+    "source": _SourceKind,
     "entity": Entity,
     "feature_view": FeatureView,
     "on_demand_feature_view": OnDemandFeatureView,
@@ -95,6 +123,7 @@ class Definitions:
             (views and on-demand views share one namespace).
     """
 
+    sources: tuple[NamedSource, ...]
     entities: tuple[Entity, ...]
     feature_views: tuple[FeatureView, ...]
     on_demand_views: tuple[OnDemandFeatureView, ...]
@@ -103,7 +132,9 @@ class Definitions:
     def __init__(self, objects: Iterable[DefinitionObject] = ()) -> None:
         collector = _Collector()
         for obj in objects:
-            if not isinstance(obj, Entity | FeatureView | OnDemandFeatureView | FeatureService):
+            if not isinstance(
+                obj, Entity | FeatureView | OnDemandFeatureView | FeatureService | NamedSource
+            ):
                 raise InvalidArgument(f"not a feature definition: {type(obj).__name__}")
             collector.add(obj, "")
         self._fill(collector)
@@ -113,6 +144,7 @@ class Definitions:
             (o for o, _ in collector.found.values()), key=lambda o: (_ORDER[o.kind], o.name)
         )
         for attr, cls in (
+            ("sources", SqlSource),
             ("entities", Entity),
             ("feature_views", FeatureView),
             ("on_demand_views", OnDemandFeatureView),
@@ -121,7 +153,9 @@ class Definitions:
             object.__setattr__(self, attr, tuple(o for o in objs if isinstance(o, cls)))
 
     def __iter__(self) -> Iterator[DefinitionObject]:
-        """Every object, dependencies first (entities, views, on-demand views, services)."""
+        """Every object, dependencies first (sources, entities, views, on-demand views,
+        services)."""
+        yield from self.sources
         yield from self.entities
         yield from self.feature_views
         yield from self.on_demand_views

@@ -27,7 +27,7 @@ from .project import Definitions
 
 __all__ = ["KINDS", "apply", "diff_specs", "get_object", "list_objects", "plan"]
 
-KINDS = ("entity", "feature_view", "on_demand_feature_view", "feature_service")
+KINDS = ("source", "entity", "feature_view", "on_demand_feature_view", "feature_service")
 _MAX_CHANGE = 1000  # characters of a version's change summary
 
 

@@ -135,9 +135,9 @@ class Selection:
     def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Run the on-demand views on ``frame``, add their columns, drop hidden inputs.
 
-        ``frame`` holds the views' columns and any request fields; it is changed in place and
-        returned. Offline (training data) and online (serving) both call this, so the two
-        paths run exactly the same code.
+        ``frame`` holds the views' columns and any request fields; the on-demand columns are
+        added to it, and the frame without the hidden columns is returned. Offline (training
+        data) and online (serving) both call this, so the two paths run exactly the same code.
 
         Raises:
             InvalidArgument: a request field is missing, or a function misbehaves.
@@ -159,7 +159,7 @@ class Selection:
             for feature, column in zip(part.features, part.columns, strict=True):
                 frame[column] = result[feature].to_numpy()
         if self.hidden:
-            frame.drop(columns=[c for c in self.hidden if c in frame.columns], inplace=True)
+            frame = frame.drop(columns=[c for c in self.hidden if c in frame.columns])
         return frame
 
 

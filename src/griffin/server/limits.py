@@ -1,7 +1,8 @@
 """Request-size limits, enforced once for every route before a body is parsed.
 
-JSON bodies are capped (a client cannot make the server buffer gigabytes); artifact uploads are
-exempt here because they stream to the artifact store, which enforces its own size limit.
+JSON bodies are capped (a client cannot make the server buffer gigabytes); artifact and dataset
+uploads are exempt here because they stream to the artifact store, which enforces its own size
+limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from griffin.errors import PayloadTooLarge
 __all__ = ["MAX_JSON_BODY", "BodyLimit"]
 
 MAX_JSON_BODY = 16 * 1024 * 1024
-_STREAMED = re.compile(r"^/api/v1/runs/[^/]+/artifacts/.")
+# Uploads that stream to the artifact store, which enforces its own limit (max_artifact_bytes).
+_STREAMED = {
+    "PUT": re.compile(r"^/api/v1/runs/[^/]+/artifacts/."),
+    "POST": re.compile(r"^/api/v1/projects/[^/]+/features/datasets/[^/]+$"),
+}
 
 
 class BodyLimit:
@@ -27,7 +32,8 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"] == "PUT" and _STREAMED.match(scope["path"])):
+        streamed = _STREAMED.get(scope.get("method", "")) if scope["type"] == "http" else None
+        if scope["type"] != "http" or (streamed is not None and streamed.match(scope["path"])):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -34,6 +34,7 @@ from .inputs import POS, SEQ, SqlData
 __all__ = [
     "SqlData",
     "ViewData",
+    "driver_url",
     "expand_env",
     "position_probe",
     "push_log_dir",
@@ -125,7 +126,7 @@ def _sql(source: SqlSource, environ: Mapping[str, str] | None) -> ViewData:
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(_driver(url))
+        engine = sa.create_engine(driver_url(url))
         try:
             with engine.connect() as connection:
                 frame = pd.read_sql_query(sa.text(source.query), connection)
@@ -140,7 +141,7 @@ def _sql(source: SqlSource, environ: Mapping[str, str] | None) -> ViewData:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _driver(url: str) -> str:
+def driver_url(url: str) -> str:
     # Griffin ships psycopg 3; a bare postgresql:// URL would ask SQLAlchemy for psycopg2.
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]

@@ -13,15 +13,23 @@ from dataclasses import dataclass
 
 import duckdb
 
+from griffin.config import mask_url
 from griffin.errors import BackendUnavailable, ConfigError, InvalidArgument, NotFound
 
 from ..common import FeatureType
 from ..definitions import FeatureView
 from ..project import Definitions
-from ..sources import PushSource
+from ..sources import PushSource, SqlSource
 from .reader import source_clause, view_data
 
-__all__ = ["SchemaProblem", "check_sources", "compatible", "describe", "raise_for_problems"]
+__all__ = [
+    "SchemaProblem",
+    "check_source_columns",
+    "check_sources",
+    "compatible",
+    "describe",
+    "raise_for_problems",
+]
 
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 _FLOAT = {"FLOAT", "DOUBLE", "REAL"}
@@ -130,6 +138,65 @@ def _check_view(
     for feature in view.features:
         expect(feature.name, feature.dtype, "feature")
     return problems
+
+
+def check_source_columns(source: SqlSource, environ: Mapping[str, str] | None = None) -> None:
+    """Run ``source``'s query without reading rows and check its timestamp columns exist.
+
+    Raises:
+        InvalidArgument: the query fails, or a timestamp column is missing or not a timestamp.
+        BackendUnavailable: its database cannot be reached.
+    """
+    columns = _query_columns(source, environ)
+    for field in source.timestamp_fields:
+        if field not in columns:
+            known = ", ".join(sorted(columns)) or "none"
+            raise InvalidArgument(
+                f"sql source {source.name!r}: the query has no column {field!r} (it has {known})",
+                details={"field": field},
+            )
+        actual = columns[field]
+        if actual is not None and not compatible(FeatureType.TIMESTAMP, actual):
+            raise InvalidArgument(
+                f"sql source {source.name!r}: column {field!r} is {actual}, not a "
+                "timestamp",
+                details={"field": field},
+            )
+
+
+def _query_columns(source: SqlSource, environ: Mapping[str, str] | None) -> dict[str, str | None]:
+    """Column name -> DuckDB type (``None`` when the database does not say) of the query."""
+    if source.connection is None:
+        con = duckdb.connect(":memory:")
+        try:
+            rows = con.execute(f"DESCRIBE SELECT * FROM ({source.query}) LIMIT 0").fetchall()
+        except duckdb.Error as exc:
+            raise InvalidArgument(
+                f"sql source {source.name!r}: the query failed: {str(exc).splitlines()[0]}"
+            ) from None
+        finally:
+            con.close()
+        return {str(r[0]): str(r[1]) for r in rows}
+    import sqlalchemy as sa
+
+    from .reader import driver_url, expand_env
+
+    url = expand_env(source.connection, environ)
+    engine = sa.create_engine(driver_url(url))
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(sa.text(f"SELECT * FROM ({source.query}) AS q LIMIT 0"))
+            return dict.fromkeys(result.keys())
+    except sa.exc.OperationalError as exc:
+        raise BackendUnavailable(
+            f"sql source {source.name!r}: cannot reach {mask_url(url)}: {exc.orig}"
+        ) from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise InvalidArgument(
+            f"sql source {source.name!r}: the query failed: {str(exc).splitlines()[0]}"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def describe(problems: list[SchemaProblem]) -> str:

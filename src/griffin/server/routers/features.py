@@ -12,12 +12,14 @@ from fastapi import APIRouter, Query
 
 from griffin.features import registry as service
 from griffin.features.project import Definitions
+from griffin.features.sources import SqlSource
 from griffin.server.deps import CurrentPlatform, CurrentPrincipal
 from griffin.server.schemas.features import (
     DefinitionsIn,
     FeatureObjectOut,
     FeatureObjectsOut,
     PlanOut,
+    SqlSourceIn,
 )
 
 router = APIRouter(prefix="/projects/{project}/features", tags=["features"])
@@ -39,6 +41,26 @@ def apply(
 ) -> PlanOut:
     definitions = Definitions.from_specs(body.specs)
     return PlanOut.of(service.apply(platform.db, principal, project, definitions))
+
+
+@router.put("/sources/{name}")
+def put_sql_source(
+    project: str,
+    name: str,
+    body: SqlSourceIn,
+    platform: CurrentPlatform,
+    principal: CurrentPrincipal,
+) -> FeatureObjectOut:
+    """Define (or change) a SQL source by name; an unchanged definition writes nothing."""
+    source = SqlSource(
+        body.query,
+        body.timestamp_field,
+        name=name,
+        connection=body.connection,
+        created_timestamp_field=body.created_timestamp_field,
+    )
+    service.apply(platform.db, principal, project, Definitions([source]))
+    return FeatureObjectOut.of(service.get_object(platform.db, principal, project, "source", name))
 
 
 @router.get("")

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from griffin.server.schemas.tracking import Wire
 
-__all__ = ["DefinitionsIn", "FeatureObjectOut", "FeatureObjectsOut", "PlanOut"]
+__all__ = ["DefinitionsIn", "FeatureObjectOut", "FeatureObjectsOut", "PlanOut", "SqlSourceIn"]
 
 MAX_SPECS = 10_000
 
@@ -18,6 +18,15 @@ class DefinitionsIn(Wire):
     """A project's definitions as ``Definitions.specs()`` (one spec per object)."""
 
     specs: Annotated[list[dict[str, Any]], Field(max_length=MAX_SPECS)]
+
+
+class SqlSourceIn(Wire):
+    """A SQL source defined by name: its query and timestamp column (and optional extras)."""
+
+    query: Annotated[str, Field(min_length=1, max_length=100_000)]
+    timestamp_field: Annotated[str, Field(min_length=1, max_length=256)]
+    created_timestamp_field: Annotated[str | None, Field(max_length=256)] = None
+    connection: Annotated[str | None, Field(max_length=2048)] = None
 
 
 class SpecChangeOut(Wire):

@@ -29,13 +29,19 @@ class FeatureDatasetRow(Base):
     format: Mapped[str] = mapped_column(String(32), default="parquet")
     row_count: Mapped[int] = mapped_column(BigInteger)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
     # [{"name", "type", "role" (entity_key|timestamp|label|feature), statistics...}]
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # [{"kind", "view", "version", "features": [...]}]: the exact definitions used
     features: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    feature_service: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    feature_service_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     entity_source: Mapped[str] = mapped_column(Text, default="")
+    event_timestamp_column: Mapped[str] = mapped_column(String(256), default="")
     event_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     event_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The created_before cutoff the join used: rows written at or after it were left out.
+    created_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
