@@ -52,6 +52,9 @@ def setup(cli: Invoke, max_trips: int = 100) -> None:
 
 def test_materialize_status_and_push(cli: Invoke) -> None:
     setup(cli)
+    before = cli("features", "show", "feature_view", "driver_stats")
+    assert "never materialized" in before.stdout
+    assert "nothing online" in before.stdout
     # From the beginning (no --start), so the watermark moves to --end.
     done = cli("features", "materialize", "driver_stats", "--end", "2025-01-02")
     assert done.exit_code == 0, done.output
@@ -77,6 +80,12 @@ def test_materialize_status_and_push(cli: Invoke) -> None:
     assert one["breached"] is True
     shown = cli("features", "status", "driver_stats")
     assert "succeeded" in shown.stdout
+    # `show` carries the same state beside the definition.
+    view = cli("features", "show", "feature_view", "driver_stats")
+    assert "succeeded at" in view.stdout
+    assert "BREACHED" in view.stdout
+    as_json = json.loads(cli("features", "show", "feature_view", "driver_stats", "--json").stdout)
+    assert as_json["state"]["watermark"] == "2025-01-03T00:00:00+00:00"
 
     Path("rows.jsonl").write_text(
         '{"driver_id": 7, "event_timestamp": "2025-01-05T00:00:00Z", "speed": 3.5}\n'

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from griffin.cli import feature_data, feature_materialize, feature_serve, feature_skew
-from griffin.cli.output import out_console, print_json, print_kv, print_note, print_table
+from griffin.cli.output import (
+    out_console,
+    print_json,
+    print_kv,
+    print_note,
+    print_table,
+    to_jsonable,
+)
 from griffin.cli.state import JsonOpt, ProjectOpt, open_client
+from griffin.domain.feature_states import ViewState
 from griffin.domain.features import Plan, show
 
 if TYPE_CHECKING:
@@ -198,8 +207,9 @@ def show_command(
     """Show one object: its definition at a version, and the history of its versions."""
     with open_client(project) as client:
         found = client.get_feature_object(kind, name, version)
+        state = client.feature_state(name) if kind == "feature_view" else None
     if json:
-        print_json(found)
+        print_json(found if state is None else {**to_jsonable(found), "state": state})
         return
     spec = found.spec
     pairs: list[tuple[str, object]] = [
@@ -225,6 +235,8 @@ def show_command(
             value = spec[key]
             pairs.append((key, show(value) if isinstance(value, dict | list) else value))
     pairs.append(("fingerprint", found.fingerprint))
+    if state is not None:
+        pairs.extend(_state_pairs(state))
     print_kv(pairs)
     features = spec.get("features")
     if isinstance(features, list) and features and "dtype" in features[0]:
@@ -238,6 +250,30 @@ def show_command(
         [(v.version, v.created_by, v.created_at, v.change) for v in found.versions],
         title="versions",
     )
+
+
+def _state_pairs(state: ViewState) -> list[tuple[str, object]]:
+    """What is online for a view: watermark, last run, last push and freshness."""
+    if state.last_run_status:
+        run = f"{state.last_run_status} at {state.last_run_at}, {state.last_run_rows} rows"
+        run += f": {state.last_run_error}" if state.last_run_error else ""
+    else:
+        run = "never materialized"
+    if state.age_s is None:
+        fresh = "nothing online"
+    else:
+        fresh = f"newest event {state.freshest_event} ({timedelta(seconds=round(state.age_s))} old"
+        if state.max_age_s is not None:
+            limit = timedelta(seconds=round(state.max_age_s))
+            fresh += f"; limit {limit}: {'BREACHED' if state.breached else 'ok'}"
+        fresh += ")"
+    pushed = f"{state.pushed_rows} rows, last at {state.last_push_at}" if state.pushed_rows else "-"
+    return [
+        ("watermark", state.watermark or "-"),
+        ("last run", run),
+        ("pushed", pushed),
+        ("freshness", fresh),
+    ]
 
 
 @app.command("add-source")
