@@ -119,6 +119,7 @@ class Client(
                 end()
             except Exception as exc:  # closing must go on; say what could not be saved
                 log.warning("griffin: could not end run %s on close: %s", run_id, exc)
+        self._close_online()  # the online store, if get_online_features opened one
         _OPEN.discard(self)
         self._finalizer()
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from griffin.client._base import ClientBase, segment
 from griffin.domain.features import FeatureObject, Plan
-from griffin.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from griffin.features.project import Definitions
@@ -40,26 +39,10 @@ class FeaturesMixin(ClientBase):
         Raises:
             InvalidArgument: a registry spec or a local definition is malformed.
         """
-        from griffin.features.project import Definitions
+        from griffin.features.project import Definitions, overlay
 
-        objects = {(o.kind, o.name): o.spec for o in self.list_features()}
-        registry = Definitions.from_specs(objects.values())
-        if local is None:
-            return registry
-        if isinstance(local, str | Path):
-            from griffin.features.project import load_definitions
-
-            local = load_definitions(local)
-        mine = {(o.kind, o.name): o for o in local}
-        kept = [o for o in registry if (o.kind, o.name) not in mine]
-        try:
-            return Definitions([*mine.values(), *kept])
-        except InvalidArgument as exc:
-            raise InvalidArgument(
-                f"{exc.message}; your local definitions differ from the registry's: run "
-                "`griffin features plan` to see how, and `griffin features apply`",
-                details=exc.details,
-            ) from None
+        registry = Definitions.from_specs(o.spec for o in self.list_features())
+        return registry if local is None else overlay(registry, _load(local))
 
     def _checked_specs(
         self, definitions: Definitions | str | Path, check_sources: bool

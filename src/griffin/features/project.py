@@ -26,7 +26,7 @@ from .on_demand import OnDemandFeatureView
 from .services import FeatureService
 from .sources import SqlSource, source_from_spec
 
-__all__ = ["DefinitionObject", "Definitions", "NamedSource", "load_definitions"]
+__all__ = ["DefinitionObject", "Definitions", "NamedSource", "load_definitions", "overlay"]
 
 # A SQL source registered on its own (``griffin features add-source``, REST), to be found in
 # the catalog and reused by views; views still embed their source's spec.
@@ -201,6 +201,38 @@ class Definitions:
                 raise unknown_name("feature definitions", "kind", kind, _ORDER)
             built.append(_CLASSES[kind].from_spec(spec, resolve))
         return cls(built)
+
+
+def overlay(registry: Definitions, local: Definitions) -> Definitions:
+    """``registry`` with ``local``'s objects in place of those of the same kind and name.
+
+    The registry's other objects are rebuilt from their specs against the merged set, so a
+    registered service that uses a local on-demand view runs the local function.
+
+    Raises:
+        InvalidArgument: the local definitions do not fit the registry's (e.g. a registered
+            service selects a feature a local view no longer has).
+    """
+    built: dict[tuple[str, str], Any] = {(o.kind, o.name): o for o in local}
+
+    def resolve(kind: str, name: str) -> Any:
+        found = built.get((kind, name))
+        if found is None:
+            known = [n for k, n in built if k == kind]
+            raise unknown_name("feature definitions", kind.replace("_", " "), name, known)
+        return found
+
+    try:
+        for obj in registry:  # dependencies first
+            if (obj.kind, obj.name) not in built:
+                built[obj.kind, obj.name] = _CLASSES[obj.kind].from_spec(obj.spec(), resolve)
+        return Definitions(built.values())
+    except InvalidArgument as exc:
+        raise InvalidArgument(
+            f"{exc.message}; your local definitions differ from the registry's: run "
+            "`griffin features plan` to see how, and `griffin features apply`",
+            details=exc.details,
+        ) from None
 
 
 def load_definitions(path: str | Path) -> Definitions:

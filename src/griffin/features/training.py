@@ -165,6 +165,8 @@ def get_training_data(
             data,
             created_timestamp_field=view.source.created_timestamp_field,
             ttl=view.ttl,
+            # Serving answers a missing entity with the declared default: so must training.
+            defaults=[view.feature(f).default for f in part.features],
         )
         inputs.append((spec, list(part.columns)))
     cutoff = None if created_before is None else _aware(created_before)

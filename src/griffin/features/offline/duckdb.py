@@ -14,6 +14,7 @@ as UTC; aware ones are converted to UTC; output timestamps are UTC (microsecond 
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -86,10 +87,10 @@ def point_in_time_join(
                 con.execute(f"CREATE TEMP VIEW {alias} AS {_feature_sql(con, view, cutoff, alias)}")
                 joins.append(_asof_sql(view, alias, event_timestamp_column))
                 mask = _ttl_mask(view, alias, event_timestamp_column)
-                for feature, name in zip(view.features, names, strict=True):
+                defaults = view.defaults or [None] * len(view.features)
+                for feature, name, default in zip(view.features, names, defaults, strict=True):
                     column = f"{alias}.{quote(feature)}"
-                    value = column if mask is None else f"CASE WHEN {mask} THEN {column} END"
-                    selects.append(f"{value} AS {quote(name)}")
+                    selects.append(f"{_value(column, alias, mask, default)} AS {quote(name)}")
             entity_columns = ", ".join(f"e.{quote(c)}" for c in entities.column_names[:-1])
             # Sorting back into input order inside DuckDB (parallel, on one integer) is
             # cheaper than a permutation of every column in Arrow afterwards.
@@ -234,6 +235,28 @@ def _ttl_mask(view: ViewInput, alias: str, ts_column: str) -> str | None:
         return None
     micros = round(view.ttl.total_seconds() * 1_000_000)
     return f"{alias}.{TS} > e.{quote(ts_column)} - to_microseconds({micros})"
+
+
+def _value(column: str, alias: str, mask: str | None, default: Any) -> str:
+    """A feature's output: the joined value when a fresh row matched, else the default."""
+    if default is None:
+        return column if mask is None else f"CASE WHEN {mask} THEN {column} END"
+    fresh = f"{alias}.{TS} IS NOT NULL" + ("" if mask is None else f" AND {mask}")
+    return f"CASE WHEN {fresh} THEN {column} ELSE {_sql_literal(default)} END"
+
+
+def _sql_literal(value: Any) -> str:
+    """A default value (a JSON scalar, checked against the feature's type) as SQL."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)  # an untyped literal takes the column's type in the CASE
+    if isinstance(value, float):
+        # repr round-trips; nan and inf only parse quoted.
+        return repr(value) if math.isfinite(value) else f"'{value!r}'::DOUBLE"
+    if isinstance(value, str):
+        return f"'{_literal(value)}'"
+    raise InvalidArgument(f"a feature default must be a number, string or bool, not {value!r}")
 
 
 def _to_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:

@@ -48,6 +48,9 @@ class ViewInput:
         ttl: how far back a row stays valid; ``None`` means no limit.
         prefix: prepended to every output column name (``"driver__"``).
         output_names: one output column name per feature, instead of the feature names.
+        defaults: one value per feature served when an entity row has no fresh feature row
+            (the features' declared ``default``, as online serving does); ``None`` entries,
+            or no list, leave such rows null.
         tie_break_by_position: break ties left after the created timestamp by position in
             the data (later rows win). Set ``False`` only when ``(join keys, timestamp,
             created timestamp)`` is known to be unique: it saves one pass over the data.
@@ -63,6 +66,7 @@ class ViewInput:
     ttl: timedelta | None = None
     prefix: str = ""
     output_names: Sequence[str] | None = None
+    defaults: Sequence[Any] | None = None
     tie_break_by_position: bool = field(default=True)
 
     def __post_init__(self) -> None:
@@ -75,6 +79,10 @@ class ViewInput:
             raise InvalidArgument(f"{where}: features lists a column twice")
         if self.ttl is not None and self.ttl <= timedelta(0):
             raise InvalidArgument(f"{where}: ttl must be positive, got {self.ttl}")
+        if self.defaults is not None and len(self.defaults) != len(self.features):
+            raise InvalidArgument(
+                f"{where}: {len(self.defaults)} defaults for {len(self.features)} features"
+            )
         if self.output_names is not None and len(self.output_names) != len(self.features):
             raise InvalidArgument(
                 f"{where}: {len(self.output_names)} output names for {len(self.features)} features"

@@ -158,8 +158,7 @@ def check_source_columns(source: SqlSource, environ: Mapping[str, str] | None = 
         actual = columns[field]
         if actual is not None and not compatible(FeatureType.TIMESTAMP, actual):
             raise InvalidArgument(
-                f"sql source {source.name!r}: column {field!r} is {actual}, not a "
-                "timestamp",
+                f"sql source {source.name!r}: column {field!r} is {actual}, not a timestamp",
                 details={"field": field},
             )
 

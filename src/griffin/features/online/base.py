@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import anyio.to_thread
@@ -47,9 +46,11 @@ class Record(NamedTuple):
     values: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ViewRead:
+class ViewRead(NamedTuple):
     """The entities wanted from one view in a :meth:`OnlineStore.read`.
+
+    A named tuple rather than a dataclass: one is built per view on every serving request,
+    and a tuple is three times cheaper to make.
 
     Attributes:
         view: the view's storage name (see :func:`check_view_name`).
@@ -180,6 +181,23 @@ class OnlineStore(ABC):
     async def aread(self, requests: Sequence[ViewRead]) -> list[list[Record | None]]:
         """Async twin of :meth:`read`; by default :meth:`read` in a worker thread."""
         return await anyio.to_thread.run_sync(self.read, requests)
+
+    def read_values(self, requests: Sequence[ViewRead]) -> list[list[tuple[Any, ...] | None]]:
+        """:meth:`read` without the timestamps: only each record's values, or ``None``.
+
+        The serving path needs no timestamps, and skipping them skips one object per record;
+        stores override this with a faster path. Same round-trip rule as :meth:`read`.
+        """
+        return [
+            [None if record is None else record.values for record in records]
+            for records in self.read(requests)
+        ]
+
+    async def aread_values(
+        self, requests: Sequence[ViewRead]
+    ) -> list[list[tuple[Any, ...] | None]]:
+        """Async twin of :meth:`read_values`; by default it in a worker thread."""
+        return await anyio.to_thread.run_sync(self.read_values, requests)
 
     @abstractmethod
     def delete_view(self, view: str) -> int:

