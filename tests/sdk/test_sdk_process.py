@@ -36,7 +36,7 @@ def store(tmp_path: Path, sqlite_template: Path) -> Settings:
 
 
 def run_child(
-    code: str, settings: Settings, *, url: str = "", **env: str
+    code: str, settings: Settings, *, url: str = "", timeout: float = 60, **env: str
 ) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GRIFFIN_")}
     environ |= {
@@ -51,7 +51,7 @@ def run_child(
         env=environ,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 
@@ -64,6 +64,24 @@ LOG_AND_LEAVE = """
     print(run.id, flush=True)
     # no end_run(), no flush(): the atexit hook must send and end everything
 """
+
+
+OPEN_AND_LEAVE = """
+    import griffin
+    client = griffin.Client()
+    client.list_experiments()
+    print("used", flush=True)
+    # no close(): the client is closed at exit, and exit must not hang on it
+"""
+
+
+def test_an_unclosed_client_does_not_hang_the_exit(store: Settings) -> None:
+    # Regression: weakref's exit hook, registered after ours, ran first and disabled the
+    # client's finalizer, so the in-process event loop was stopped by the garbage collector
+    # after its thread had died, and the interpreter waited forever.
+    child = run_child(OPEN_AND_LEAVE, store, timeout=30)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "used"
 
 
 @pytest.mark.parametrize("transport", ["inprocess", "http"])

@@ -121,7 +121,14 @@ class Client(
                 log.warning("griffin: could not end run %s on close: %s", run_id, exc)
         self._close_online()  # the online store, if get_online_features opened one
         _OPEN.discard(self)
-        self._finalizer()
+        # detach() rather than calling the finalizer: once weakref's own exit hook has run
+        # (it may run before ours), calling a finalizer does nothing, and the in-process
+        # event loop would be left for the garbage collector to stop after its thread died,
+        # hanging the interpreter at exit.
+        detached = self._finalizer.detach()
+        if detached is not None:
+            _, release, args, kwargs = detached
+            release(*args, **kwargs)
 
     @property
     def closed(self) -> bool:
