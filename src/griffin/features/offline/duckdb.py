@@ -91,14 +91,17 @@ def point_in_time_join(
                 for feature, name, default in zip(view.features, names, defaults, strict=True):
                     column = f"{alias}.{quote(feature)}"
                     selects.append(f"{_value(column, alias, mask, default)} AS {quote(name)}")
-            entity_columns = ", ".join(f"e.{quote(c)}" for c in entities.column_names[:-1])
-            # Sorting back into input order inside DuckDB (parallel, on one integer) is
-            # cheaper than a permutation of every column in Arrow afterwards.
+            # Only the feature columns come back from DuckDB, sorted into input order there
+            # (parallel, on one integer; cheaper than permuting in Arrow); the entity columns
+            # are the input's own, already in order, and are not copied through the join.
             query = (
-                f"SELECT {', '.join([entity_columns, *selects])} "
+                f"SELECT {', '.join(selects) or 'NULL AS none'} "
                 f"FROM griffin_entities e {' '.join(joins)} ORDER BY e.{quote(ROW)}"
             )
-            result = _to_arrow(con.sql(query))
+            features = _to_arrow(con.sql(query))
+            result = entities.drop_columns([ROW])
+            for name in features.column_names if selects else []:
+                result = result.append_column(name, features.column(name))
         except duckdb.Error as exc:
             raise InvalidArgument(f"point-in-time join failed: {exc}") from None
         finally:
