@@ -21,8 +21,8 @@ quickstart: install
 	$(BIN)/griffin quickstart
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -35,6 +35,7 @@ test: lint typecheck
 
 bench: install-dev
 	$(BIN)/python benchmarks/tracking.py
+	$(BIN)/python benchmarks/features.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

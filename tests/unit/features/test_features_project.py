@@ -170,3 +170,18 @@ def test_from_specs_reports_unknown_references() -> None:
     renamed = {**driver.spec(), "name": "drivers"}
     with pytest.raises(InvalidArgument, match="did you mean 'drivers'"):
         Definitions.from_specs([view.spec(), renamed])
+
+
+def test_the_package_exports_every_definition_name_lazily() -> None:
+    import subprocess
+    import sys
+
+    from griffin import features
+
+    assert set(features.__all__) == set(features._WHERE)
+    for name in features.__all__:
+        assert getattr(features, name).__name__ == name
+    # Importing the online stores alone must not pull in pandas via this package.
+    code = "import sys, griffin.features.online; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -206,7 +206,8 @@ class RedisOnlineStore(OnlineStore):
         try:
             # decode_responses is off, so values are bytes (redis-py types them bytes | str).
             # execute_command skips mget()'s argument handling: about 12 us of a 150 us read.
-            return cast("list[bytes | None]", self._client.execute_command("MGET", *keys))
+            result = self._client.execute_command("MGET", *keys)  # type: ignore[no-untyped-call]
+            return cast("list[bytes | None]", result)
         except redis.RedisError as exc:
             raise self._translate(exc) from exc
 
