@@ -99,3 +99,91 @@ def test_join_matches_reference(
     )
     assert result.column("row").to_pylist() == list(range(len(entities)))
     assert result.column("value").to_pylist() == reference(entities, features, ttl, cutoff)
+
+
+values = st.one_of(st.floats(-1e6, 1e6), st.none())  # null feature values stay null
+view_rows = st.lists(st.tuples(keys, seconds, st.one_of(st.integers(0, 5), st.none()), values))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    entities=st.lists(st.tuples(keys, keys, st.one_of(seconds, st.none())), max_size=20),
+    drivers=view_rows.map(lambda rows: rows[:25]),
+    riders=view_rows.map(lambda rows: rows[:25]),
+    ttls=st.tuples(
+        st.one_of(st.none(), st.integers(1, 20)), st.one_of(st.none(), st.integers(1, 20))
+    ),
+    default=st.one_of(st.none(), st.just(-7.5)),
+    split=st.integers(0, 25),
+)
+def test_two_views_with_different_entities_from_parquet_files(
+    tmp_path_factory: Any,
+    entities: list[tuple[int, int, int | None]],
+    drivers: list[tuple[int, int, int | None, float | None]],
+    riders: list[tuple[int, int, int | None, float | None]],
+    ttls: tuple[int | None, int | None],
+    default: float | None,
+    split: int,
+) -> None:
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("views")
+    entity_table = pa.table(
+        {
+            "driver": pa.array([d for d, _, _ in entities], pa.int64()),
+            "rider": pa.array([r for _, r, _ in entities], pa.int64()),
+            "event_timestamp": pa.array([at(t) for _, _, t in entities], TS),
+        }
+    )
+    inputs = []
+    for name, rows, ttl in (("driver", drivers, ttls[0]), ("rider", riders, ttls[1])):
+        table = pa.table(
+            {
+                name: pa.array([r[0] for r in rows], pa.int64()),
+                "ts": pa.array([at(r[1]) for r in rows], TS),
+                "created": pa.array([at(r[2]) for r in rows], TS),
+                f"{name}_value": pa.array([r[3] for r in rows], pa.float64()),
+            }
+        )
+        # Two files (a late-arriving part sorts after the first): ties between them go to
+        # the later file, as the reference's position order says.
+        (folder / name).mkdir()
+        cut = min(split, table.num_rows)
+        pq.write_table(table.slice(0, cut), folder / name / "part-0.parquet")
+        pq.write_table(table.slice(cut), folder / name / "part-1.parquet")
+        inputs.append(
+            ViewInput(
+                name,
+                [name],
+                [f"{name}_value"],
+                "ts",
+                str(folder / name / "*.parquet"),
+                created_timestamp_field="created",
+                ttl=None if ttl is None else timedelta(seconds=ttl),
+                defaults=[default],
+            )
+        )
+    result = point_in_time_join(entity_table, inputs)
+    for index, (name, rows, ttl) in enumerate(
+        (("driver", drivers, ttls[0]), ("rider", riders, ttls[1]))
+    ):
+        wanted = reference([(e[index], e[2]) for e in entities], list(rows), ttl, None)
+        matched = _matched([(e[index], e[2]) for e in entities], list(rows), ttl)
+        expected = [w if m else default for w, m in zip(wanted, matched, strict=True)]
+        assert result.column(f"{name}_value").to_pylist() == expected
+
+
+def _matched(
+    entities: list[tuple[int, int | None]],
+    features: list[tuple[int, int, int | None, float | None]],
+    ttl: int | None,
+) -> list[bool]:
+    """Whether each entity row has a fresh feature row at all (defaults fill the rest)."""
+    return [
+        event is not None
+        and any(
+            fkey == key and ts <= event and (ttl is None or event - ttl < ts)
+            for fkey, ts, _, _ in features
+        )
+        for key, event in entities
+    ]
