@@ -93,7 +93,7 @@ def test_migrations_match_the_orm(database_url: str) -> None:
 
 
 def test_head_revision_is_single() -> None:
-    assert head_revision() == "0003"
+    assert head_revision() == "0004"
 
 
 @pytest.mark.postgres
@@ -123,7 +123,7 @@ def test_ensure_schema_refuses_a_postgresql_at_another_revision(empty_pg_url: st
         upgrade(db)
         with db.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = 'ffffffff'"))
-        with pytest.raises(Conflict, match=r"is at schema ffffffff, this Griffin needs 0003"):
+        with pytest.raises(Conflict, match=r"is at schema ffffffff, this Griffin needs 0004"):
             ensure_schema(db)
     finally:
         db.dispose()
