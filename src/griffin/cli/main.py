@@ -22,6 +22,7 @@ from griffin.cli import (
     projects,
     quickstart,
     runs,
+    runtimes,
     server,
     tokens,
 )
@@ -140,6 +141,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(features.app, name="features")
+app.add_typer(runtimes.app, name="runtimes")
 quickstart.register(app)
 
 

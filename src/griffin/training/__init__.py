@@ -1,0 +1,1 @@
+"""Training: standard runtimes (named, pinned environments) and, later, models and jobs."""
