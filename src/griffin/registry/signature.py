@@ -1,0 +1,275 @@
+"""Model signatures: the named, typed input columns a model expects, in the order it expects them.
+
+A signature is saved beside every model (``griffin-model.json``) and checked on every
+``predict``: missing columns fail with their names, extra columns are dropped, columns are put
+in signature order and cast where that loses nothing a model would care about. It is inferred
+from training data (a pandas frame or an Arrow schema) or built from the feature schema
+(:func:`from_features`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from griffin.errors import InvalidArgument
+from griffin.features.common import FeatureType
+
+__all__ = ["Column", "Signature", "from_features", "infer_signature"]
+
+
+class Column(NamedTuple):
+    """One named, typed column of a signature."""
+
+    name: str
+    type: FeatureType
+
+
+def _columns(
+    items: Iterable[Column | tuple[str, FeatureType | str]], where: str
+) -> tuple[Column, ...]:
+    out: list[Column] = []
+    seen: set[str] = set()
+    for item in items:
+        name, dtype = item
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"{where}: column names must be non-empty strings, got {name!r}")
+        if name in seen:
+            raise InvalidArgument(f"{where}: column {name!r} appears twice")
+        seen.add(name)
+        out.append(Column(name, FeatureType.parse(dtype, where=f"{where} column {name!r}")))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Signature:
+    """The inputs a model takes (ordered) and, optionally, the outputs it returns.
+
+    Args:
+        inputs: ``(name, FeatureType)`` pairs in the order the model reads them.
+        outputs: the output columns of a multi-output model; ``None`` when not known.
+    """
+
+    inputs: tuple[Column, ...]
+    outputs: tuple[Column, ...] | None
+
+    def __init__(
+        self,
+        inputs: Iterable[Column | tuple[str, FeatureType | str]],
+        outputs: Iterable[Column | tuple[str, FeatureType | str]] | None = None,
+    ) -> None:
+        parsed = _columns(inputs, "signature inputs")
+        if not parsed:
+            raise InvalidArgument("signature inputs: a signature needs at least one input column")
+        object.__setattr__(self, "inputs", parsed)
+        object.__setattr__(
+            self, "outputs", None if outputs is None else _columns(outputs, "signature outputs")
+        )
+
+    @property
+    def input_names(self) -> list[str]:
+        return [c.name for c in self.inputs]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_json` reads it back."""
+
+        def cols(columns: tuple[Column, ...]) -> list[dict[str, str]]:
+            return [{"name": c.name, "type": str(c.type)} for c in columns]
+
+        return {
+            "inputs": cols(self.inputs),
+            "outputs": None if self.outputs is None else cols(self.outputs),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Signature:
+        def cols(value: Any, field: str) -> list[tuple[str, str]]:
+            if not isinstance(value, list) or not all(
+                isinstance(v, Mapping) and "name" in v and "type" in v for v in value
+            ):
+                raise InvalidArgument(
+                    f"signature {field}: expected a list of {{name, type}} objects, got {value!r}"
+                )
+            return [(v["name"], v["type"]) for v in value]
+
+        if not isinstance(data, Mapping) or "inputs" not in data:
+            raise InvalidArgument(f"signature: expected an object with 'inputs', got {data!r}")
+        outputs = data.get("outputs")
+        return cls(
+            cols(data["inputs"], "inputs"), None if outputs is None else cols(outputs, "outputs")
+        )
+
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` reduced to the signature's columns, in its order, cast where safe.
+
+        Raises ``InvalidArgument`` naming every missing column, or a column whose values do not
+        fit its type. Missing values in an integer column arrive as NaN in a float column (served
+        features are null for unknown entities, and the model decides what that means).
+        """
+        present = set(map(str, frame.columns))
+        missing = [name for name in self.input_names if name not in present]
+        if missing:
+            raise InvalidArgument(
+                f"model input is missing column(s) {', '.join(repr(m) for m in missing)}; "
+                f"the signature expects {self.input_names}",
+                details={"missing": missing, "expected": self.input_names},
+            )
+        return pd.DataFrame(
+            {c.name: _cast(frame[c.name], c) for c in self.inputs}, index=frame.index
+        )
+
+
+_NUMPY_FOR = {
+    FeatureType.INT32: np.int32,
+    FeatureType.INT64: np.int64,
+    FeatureType.FLOAT32: np.float32,
+    FeatureType.FLOAT64: np.float64,
+}
+_INT_RANGE: dict[FeatureType, tuple[int, int]] = {
+    FeatureType.INT32: (int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)),
+    FeatureType.INT64: (int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)),
+}
+
+
+def _cast(series: pd.Series, column: Column) -> pd.Series:
+    def bad(problem: str) -> InvalidArgument:
+        return InvalidArgument(
+            f"model input column {column.name!r} ({column.type}): {problem}",
+            details={"column": column.name, "type": str(column.type)},
+        )
+
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    dtype = column.type
+    if dtype.is_numeric:
+        if kind not in {
+            "integer",
+            "floating",
+            "mixed-integer-float",
+            "boolean",
+            "empty",
+            "decimal",
+        }:
+            raise bad(f"expected numbers, got {kind} values")
+        values = series.astype(np.float64) if kind == "boolean" else pd.to_numeric(series)
+        target = _NUMPY_FOR[dtype]
+        if dtype in _INT_RANGE:
+            floats = np.asarray(values, dtype=np.float64)
+            if np.isnan(floats).any():
+                # Nulls (served features are null for unknown entities) stay NaN in a float
+                # column rather than fail the request; the model decides what they mean.
+                return pd.Series(floats, index=series.index, name=series.name)
+            if not np.all(np.mod(floats, 1) == 0):
+                raise bad("has non-integer values")
+            low, high = _INT_RANGE[dtype]
+            if floats.size and (floats.min() < low or floats.max() > high):
+                raise bad(f"has values outside the {dtype} range")
+        return values.astype(target)
+    if dtype is FeatureType.BOOL:
+        if kind in {"boolean", "empty"}:
+            return series if series.isna().any() else series.astype(bool)
+        if kind == "integer" and series.isin([0, 1]).all():
+            return series.astype(bool)
+        raise bad(f"expected booleans, got {kind} values")
+    if dtype is FeatureType.STRING:
+        if kind not in {"string", "empty"}:
+            raise bad(f"expected strings, got {kind} values")
+        return series
+    if dtype is FeatureType.BYTES:
+        if kind not in {"bytes", "empty"}:
+            raise bad(f"expected bytes, got {kind} values")
+        return series
+    # TIMESTAMP: naive values are read as UTC (the house rule for every timestamp).
+    if kind not in {"datetime64", "datetime", "date", "string", "mixed", "empty"}:
+        raise bad(f"expected timestamps, got {kind} values")
+    try:
+        return pd.to_datetime(series, utc=True)
+    except (ValueError, TypeError) as exc:
+        raise bad(f"has values that are not timestamps ({exc})") from None
+
+
+def _feature_type_of_arrow(arrow_type: Any, name: str) -> FeatureType:
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_dictionary(arrow_type):
+        return _feature_type_of_arrow(arrow_type.value_type, name)
+    checks: list[tuple[Any, FeatureType]] = [
+        (t.is_boolean, FeatureType.BOOL),
+        (lambda x: t.is_int8(x) or t.is_int16(x) or t.is_int32(x), FeatureType.INT32),
+        (lambda x: t.is_uint8(x) or t.is_uint16(x), FeatureType.INT32),
+        (t.is_integer, FeatureType.INT64),
+        (lambda x: t.is_float16(x) or t.is_float32(x), FeatureType.FLOAT32),
+        (t.is_floating, FeatureType.FLOAT64),
+        (t.is_decimal, FeatureType.FLOAT64),
+        (
+            lambda x: t.is_string(x) or t.is_large_string(x) or t.is_string_view(x),
+            FeatureType.STRING,
+        ),
+        (
+            lambda x: t.is_binary(x) or t.is_large_binary(x) or t.is_fixed_size_binary(x),
+            FeatureType.BYTES,
+        ),
+        (lambda x: t.is_timestamp(x) or t.is_date(x), FeatureType.TIMESTAMP),
+    ]
+    for check, feature_type in checks:
+        if check(arrow_type):
+            return feature_type
+    raise InvalidArgument(
+        f"cannot infer a signature type for column {name!r} of type {arrow_type}; "
+        f"supported: {', '.join(t.value for t in FeatureType)}",
+        details={"column": name, "type": str(arrow_type)},
+    )
+
+
+def infer_signature(data: Any, *, exclude: Iterable[str] = (), outputs: Any = None) -> Signature:
+    """A signature from a pandas frame, an Arrow table or schema, or a dict of columns.
+
+    Args:
+        data: the training inputs (or an example of them).
+        exclude: columns that are not model inputs (the target, entity keys, timestamps).
+        outputs: optionally, a frame of the model's outputs, to name them.
+    """
+    import pyarrow as pa
+
+    skip = set(exclude)
+    if isinstance(data, Mapping) and not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(dict(data))
+    if isinstance(data, pd.DataFrame):
+        unknown = skip - set(map(str, data.columns))
+        if unknown:
+            raise InvalidArgument(
+                f"infer_signature: exclude names unknown column(s) {sorted(unknown)}"
+            )
+        data = data.drop(columns=list(skip))
+        if data.columns.empty:
+            raise InvalidArgument("infer_signature: no input columns left")
+        schema = pa.Schema.from_pandas(data, preserve_index=False)
+    elif isinstance(data, pa.Table | pa.RecordBatch):
+        schema = data.schema
+    elif isinstance(data, pa.Schema):
+        schema = data
+    else:
+        raise InvalidArgument(
+            "infer_signature: expected a pandas DataFrame, a pyarrow Table or Schema, or a dict "
+            f"of columns, got {type(data).__name__}"
+        )
+    inputs = [
+        Column(f.name, _feature_type_of_arrow(f.type, f.name)) for f in schema if f.name not in skip
+    ]
+    if not inputs:
+        raise InvalidArgument("infer_signature: no input columns left")
+    out = None if outputs is None else infer_signature(outputs).inputs
+    return Signature(inputs, out)
+
+
+def from_features(
+    columns: Mapping[str, FeatureType | str],
+    *,
+    outputs: Mapping[str, FeatureType | str] | None = None,
+) -> Signature:
+    """A signature from a feature selection: ``{name: FeatureType}`` in model input order."""
+    return Signature(list(columns.items()), None if outputs is None else list(outputs.items()))
