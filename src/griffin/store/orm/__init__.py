@@ -3,7 +3,15 @@
 The four stores of DESIGN.md add their modules here (features, models, workflows, registry).
 """
 
-from griffin.store.orm import accounts, feature_data, features, registry, tracking
+from griffin.store.orm import (
+    accounts,
+    feature_data,
+    features,
+    jobs,
+    model_definitions,
+    registry,
+    tracking,
+)
 from griffin.store.orm.base import Base, UTCDateTime, utcnow
 
 __all__ = [
@@ -12,6 +20,8 @@ __all__ = [
     "accounts",
     "feature_data",
     "features",
+    "jobs",
+    "model_definitions",
     "registry",
     "tracking",
     "utcnow",
