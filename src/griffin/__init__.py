@@ -31,6 +31,7 @@ from griffin.errors import (
 
 if TYPE_CHECKING:
     from griffin.client import Client
+    from griffin.client.models import load_model
     from griffin.client.tracking import (
         ActiveRun,
         active_run,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         start_run,
     )
     from griffin.domain.tracking import Experiment, Metric, Run, RunStatus
+    from griffin.training.models import model
 
 __all__ = [
     "ActiveRun",
@@ -66,11 +68,13 @@ __all__ = [
     "active_run",
     "end_run",
     "flush",
+    "load_model",
     "log_artifact",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "model",
     "set_tag",
     "set_tags",
     "start_run",
@@ -83,6 +87,8 @@ _LAZY = {
     "Metric": "griffin.domain.tracking",
     "Run": "griffin.domain.tracking",
     "RunStatus": "griffin.domain.tracking",
+    "load_model": "griffin.client.models",
+    "model": "griffin.training.models",
     **dict.fromkeys(
         [
             "ActiveRun",

@@ -85,6 +85,37 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )
+    server_dispatcher: bool = Field(
+        default=True, description="`griffin server` also claims and runs jobs (a dispatcher)."
+    )
+    jobs_root: str = Field(
+        default="",
+        description="Local folder for job working dirs and logs; empty means `home`/jobs.",
+    )
+    job_poll_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often a dispatcher polls jobs and the queue."
+    )
+    job_heartbeat_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker silent this long is presumed dead; its jobs are reconciled.",
+    )
+    job_max_parallel: int = Field(
+        default=4, ge=1, le=1024, description="Jobs one dispatcher runs at the same time."
+    )
+    job_retry_backoff_s: float = Field(
+        default=10.0, ge=0, description="First retry delay after an infrastructure failure."
+    )
+    job_id: str = Field(
+        default="",
+        description="Set by the launcher inside a job's process: the id of the job it runs.",
+    )
+    job_attempt: int = Field(
+        default=0, ge=0, description="Set by the launcher inside a job's process: its attempt."
+    )
+    job_cancel_grace_s: float = Field(
+        default=10.0, ge=0, description="Seconds between SIGTERM and SIGKILL when stopping a job."
+    )
 
     @field_validator("url")
     @classmethod
@@ -105,6 +136,11 @@ class Settings(BaseSettings):
     def resolved_online_store(self) -> str:
         """The online store URL with the embedded SQLite default filled in."""
         return self.online_store or f"sqlite:///{self.home / 'online.db'}"
+
+    @property
+    def resolved_jobs_root(self) -> Path:
+        """The jobs folder with the embedded default (``home``/jobs) filled in."""
+        return Path(self.jobs_root).expanduser() if self.jobs_root else self.home / "jobs"
 
     @property
     def resolved_offline_root(self) -> str:

@@ -53,6 +53,11 @@ KINDS: dict[str, Kind] = {
         protocol="griffin.features.online.base:OnlineStore",
         extras={"redis": "griffin-ml[redis]", "rediss": "griffin-ml[redis]"},
     ),
+    "launcher": Kind(
+        name="launcher",
+        description="What runs a job's process, chosen by the `backend` of the job's spec.",
+        protocol="griffin.launcher.base:Launcher",
+    ),
 }
 
 BUILTINS: dict[str, dict[str, str]] = {
@@ -68,6 +73,9 @@ BUILTINS: dict[str, dict[str, str]] = {
         # redis-py is the optional extra griffin-ml[redis]; it is imported only here.
         "redis": "griffin.features.online.redis:RedisOnlineStore",
         "rediss": "griffin.features.online.redis:RedisOnlineStore",
+    },
+    "launcher": {
+        "local": "griffin.launcher.local:LocalLauncher",
     },
 }
 

@@ -19,12 +19,17 @@ from griffin.cli import (
     db,
     experiments,
     features,
+    init,
+    jobs,
+    model_definitions,
+    models,
     projects,
     quickstart,
     runs,
     runtimes,
     server,
     tokens,
+    training,
 )
 from griffin.cli.output import print_error, print_json, print_kv
 from griffin.cli.state import PASS_THROUGH, JsonOpt, State, open_client
@@ -142,6 +147,12 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(features.app, name="features")
 app.add_typer(runtimes.app, name="runtimes")
+app.add_typer(models.app, name="models")
+model_definitions.register(models.app)
+app.add_typer(jobs.app, name="jobs")
+jobs.register(app)
+training.register(app, models.app)
+init.register(app)
 quickstart.register(app)
 
 

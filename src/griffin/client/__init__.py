@@ -18,12 +18,15 @@ from griffin.client import wire
 from griffin.client._base import segment
 from griffin.client.accounts import AccountsMixin
 from griffin.client.artifacts import ArtifactsMixin
+from griffin.client.evaluation import EvaluationMixin
 from griffin.client.experiments import ExperimentsMixin
 from griffin.client.feature_data import FeatureDataMixin
 from griffin.client.feature_online import FeatureOnlineMixin
 from griffin.client.feature_push import FeaturePushMixin
 from griffin.client.feature_skew import FeatureSkewMixin
 from griffin.client.flusher import Flusher
+from griffin.client.jobs import JobsMixin
+from griffin.client.model_definitions import ModelDefinitionsMixin
 from griffin.client.runs import RunsMixin
 from griffin.client.search import SearchMixin
 from griffin.client.transport import HttpTransport, InProcessTransport, Transport
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class Client(
+    EvaluationMixin,  # first: it builds on the models, runs, artifacts and dataset mixins
     ExperimentsMixin,
     RunsMixin,
     SearchMixin,
@@ -46,6 +50,8 @@ class Client(
     FeatureOnlineMixin,
     FeaturePushMixin,
     FeatureSkewMixin,
+    ModelDefinitionsMixin,
+    JobsMixin,
 ):
     """A connection to Griffin: to a server over HTTP, or to the embedded store in-process.
 

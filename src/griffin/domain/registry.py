@@ -20,6 +20,7 @@ from griffin.errors import InvalidArgument
 
 __all__ = [
     "LATEST",
+    "AliasChange",
     "AliasEvent",
     "FeatureUse",
     "Gate",
@@ -390,4 +391,35 @@ class AliasEvent:
             to_version=data.get("to_version"),
             user=data.get("user", ""),
             at=_time(data["at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AliasChange:
+    """What setting, moving, deleting or promoting an alias did (``changed``: False when the
+    alias already pointed there)."""
+
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    changed: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "alias": self.alias,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "changed": self.changed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AliasChange:
+        return cls(
+            name=data["name"],
+            alias=data["alias"],
+            from_version=data.get("from_version"),
+            to_version=data.get("to_version"),
+            changed=bool(data.get("changed")),
         )

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import os
 import re
-import tempfile
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.to_thread
 import orjson
 
-from griffin.artifacts import ArtifactInfo, join_under
+from griffin.artifacts import ArtifactInfo, join_under, uploads
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.datasets import LINEAGE_KEY, ColumnStats, Dataset, Lineage, json_number
 from griffin.domain.ids import new_id
-from griffin.errors import AlreadyExists, InvalidArgument, NotFound, PayloadTooLarge
+from griffin.errors import AlreadyExists, InvalidArgument, NotFound
 from griffin.platform import Platform
 from griffin.store import datasets as store
 from griffin.store import projects
@@ -74,32 +70,14 @@ def check_name(name: str) -> str:
 
 
 async def spool(chunks: AsyncIterable[bytes], max_bytes: int) -> Path:
-    """Stream an upload into a temporary file, refusing it beyond ``max_bytes``.
-
-    The caller deletes the file. Nothing is left behind when the upload fails.
-    """
-    fd, name = await anyio.to_thread.run_sync(
-        lambda: tempfile.mkstemp(prefix="griffin-dataset-", suffix=".parquet")
+    """Stream a dataset upload to a temporary file, refusing it beyond ``max_bytes``."""
+    return await uploads.spool(
+        chunks,
+        max_bytes,
+        what="the dataset file (max_artifact_bytes)",
+        prefix="griffin-dataset-",
+        suffix=".parquet",
     )
-    path = Path(name)
-    handle = os.fdopen(fd, "wb")
-    try:
-        size = 0
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > max_bytes:
-                raise PayloadTooLarge(
-                    f"the dataset file is larger than the limit of {max_bytes} bytes "
-                    "(max_artifact_bytes)",
-                    details={"max_bytes": max_bytes},
-                )
-            await anyio.to_thread.run_sync(handle.write, chunk)
-        await anyio.to_thread.run_sync(handle.close)
-    except BaseException:
-        handle.close()
-        path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,14 @@ collected too, even when no global names them. A mistake in the user's file come
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import sys
-import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from griffin.errors import InvalidArgument
+from griffin.usercode import import_file
 
 from .common import unknown_name
 from .definitions import Entity, FeatureView
@@ -284,23 +282,9 @@ def _is_definition_file(name: str) -> bool:
 
 
 def _import(file: Path) -> Any:
-    digest = hashlib.sha256(str(file).encode()).hexdigest()[:12]
-    module_name = f"_griffin_project_{digest}_{file.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, file)
-    if spec is None or spec.loader is None:
-        raise InvalidArgument(f"cannot import {file}", details={"file": str(file)})
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and typing look their module up here
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise _user_error(file, exc.lineno, f"SyntaxError: {exc.msg}") from None
-    except Exception as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(file)]
-        line = frames[-1].lineno if frames else None
-        message = exc.message if isinstance(exc, InvalidArgument) else str(exc)
-        raise _user_error(file, line, f"{type(exc).__name__}: {message}") from None
-    return module
+    return import_file(
+        file, prefix="_griffin_project_", owns=lambda name: name == str(file), error=_user_error
+    )
 
 
 def _user_error(file: Path, line: int | None, message: str) -> InvalidArgument:

@@ -53,6 +53,7 @@ __all__ = [
     "load_model",
     "read_metadata",
     "save_model",
+    "verify_files",
 ]
 
 FORMAT_VERSION = 1
@@ -90,6 +91,13 @@ class Flavor:
 
     def predict(self, loaded: Any, frame: pd.DataFrame, options: Options) -> Any:
         raise NotImplementedError
+
+    def predict_proba(self, loaded: Any, frame: pd.DataFrame, options: Options) -> Any:
+        """Class probabilities, one column per class (``NotSupported`` where there are none)."""
+        method = getattr(loaded, "predict_proba", None)
+        if not callable(method):
+            raise NotSupported(f"this {self.name} model gives no class probabilities")
+        return method(_model_input(loaded, frame))
 
     def library_version(self) -> str | None:
         if self.library is None:
@@ -154,6 +162,12 @@ class XGBoostFlavor(Flavor):
         named = loaded.get_booster().feature_names is not None
         return loaded.predict(frame if named else frame.to_numpy())
 
+    def predict_proba(self, loaded: Any, frame: pd.DataFrame, options: Options) -> Any:
+        if not hasattr(loaded, "predict_proba"):
+            raise NotSupported("this xgboost model gives no class probabilities")
+        named = loaded.get_booster().feature_names is not None
+        return loaded.predict_proba(frame if named else frame.to_numpy())
+
 
 class LightGBMFlavor(Flavor):
     """``lightgbm.Booster`` and the scikit-learn API models, in LightGBM's text model format.
@@ -199,6 +213,12 @@ class LightGBMFlavor(Flavor):
         # As LGBMClassifier.predict: argmax of the class probabilities (binary: P(class 1) > 0.5).
         index = (scores > 0.5).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return classes[index]
+
+    def predict_proba(self, loaded: Any, frame: pd.DataFrame, options: Options) -> Any:
+        if options.get("kind") != "classifier":
+            raise NotSupported("this lightgbm model is not a classifier")
+        scores = np.asarray(loaded.predict(frame))
+        return np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
 
 
 class SklearnFlavor(Flavor):
@@ -358,6 +378,12 @@ class PyFuncFlavor(Flavor):
     def predict(self, loaded: Any, frame: pd.DataFrame, options: Options) -> Any:
         return loaded.predict(frame)
 
+    def predict_proba(self, loaded: Any, frame: pd.DataFrame, options: Options) -> Any:
+        method = getattr(loaded, "predict_proba", None)
+        if not callable(method):
+            raise NotSupported("this pyfunc model has no predict_proba()")
+        return method(frame)
+
 
 FLAVORS: tuple[Flavor, ...] = (
     XGBoostFlavor(),
@@ -431,6 +457,29 @@ class LoadedModel:
             self.signature,
             frame.index,
         )
+
+    def predict_proba(self, data: Any) -> np.ndarray[Any, Any]:
+        """Class probabilities (rows x classes, in the order of :attr:`classes`) for the same
+        inputs as :meth:`predict`; ``NotSupported`` for a model that gives none."""
+        frame = _to_frame(data, self.signature)
+        if self.signature is not None:
+            frame = self.signature.check(frame)
+        flavor = flavor_named(self.flavor)
+        options = self.metadata.get("flavor_options", {})
+        return np.asarray(flavor.predict_proba(self.raw, frame, options))
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """A classifier's class labels, in the order of :meth:`predict_proba`'s columns."""
+        return _classes(self.flavor, self.raw, self.metadata.get("flavor_options", {}))
+
+
+def _classes(flavor: str, raw: Any, options: Mapping[str, Any]) -> list[Any] | None:
+    if flavor == "lightgbm":
+        classes = options.get("classes")
+        return list(classes) if classes is not None else None
+    found = getattr(raw, "classes_", None)
+    return None if found is None else np.asarray(found).tolist()
 
 
 def _to_frame(data: Any, signature: Signature | None) -> pd.DataFrame:
@@ -580,6 +629,13 @@ def _verify_files(folder: Path, metadata: Mapping[str, Any]) -> None:
                 f"{folder}: model file {entry['path']!r} does not match the sha256 recorded "
                 f"in {METADATA_FILE} (changed or truncated after saving)"
             )
+
+
+def verify_files(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check a saved model's files against the sha256 in its metadata; returns the metadata."""
+    metadata = read_metadata(folder)
+    _verify_files(Path(folder), metadata)
+    return metadata
 
 
 def load_model(folder: str | os.PathLike[str], *, allow_pickle: bool = True) -> LoadedModel:

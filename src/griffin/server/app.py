@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -23,6 +24,9 @@ from griffin.server.routers import (
     feature_serving,
     features,
     health,
+    jobs,
+    model_definitions,
+    models,
     projects,
     runs,
 )
@@ -41,12 +45,30 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(_reap_stale_runs(platform))
+        # The job dispatcher runs in its own thread: launching and polling processes blocks.
+        stop_dispatcher = threading.Event()
+        dispatcher_thread: threading.Thread | None = None
+        if platform.settings.server_dispatcher:
+            from griffin.training.dispatcher import Dispatcher
+
+            dispatcher = Dispatcher(platform)
+            dispatcher_thread = threading.Thread(
+                target=dispatcher.run_forever,
+                args=(stop_dispatcher,),
+                name="griffin-dispatcher",
+                daemon=True,
+            )
+            dispatcher_thread.start()
+            app.state.dispatcher = dispatcher
         try:
             yield
         finally:
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
+            stop_dispatcher.set()
+            if dispatcher_thread is not None:
+                await run_in_threadpool(dispatcher_thread.join, 30)
 
     app = FastAPI(
         title="Griffin",
@@ -72,6 +94,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         feature_materialization,
         feature_serving,
         features,
+        model_definitions,
+        jobs,
+        models,
     ):
         api.include_router(module.router)
     app.include_router(api)
