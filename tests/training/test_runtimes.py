@@ -373,3 +373,26 @@ def _fake_version(installed: dict[str, str]):  # type: ignore[no-untyped-def]
         raise importlib.metadata.PackageNotFoundError(name)
 
     return version
+
+
+def test_constraints_file_pins_what_the_runtimes_pin() -> None:
+    """`make install-dev` installs with constraints.txt: it must agree with every runtime."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from griffin.training.runtimes import BUILTIN_RUNTIMES
+
+    root = Path(__file__).resolve().parents[2]
+    constraints = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            constraints[canonicalize_name(requirement.name)] = str(requirement.specifier)
+    pinned = {}
+    for runtime in BUILTIN_RUNTIMES.values():
+        for text in runtime.packages:
+            requirement = Requirement(text)
+            name = canonicalize_name(requirement.name)
+            if name != "griffin-ml":
+                pinned[name] = str(requirement.specifier)
+    assert constraints == pinned
