@@ -217,6 +217,14 @@ def train_command(
             help="Experiment of the job's run (default: 'train MODEL').", show_default=False
         ),
     ] = None,
+    sweep: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run a hyper-parameter sweep described in this YAML or JSON file: one "
+            "training job per trial, and the best by its metric.",
+            show_default=False,
+        ),
+    ] = None,
     detach: Annotated[
         bool,
         typer.Option("--detach", help="Submit and return at once (needs a server or a worker)."),
@@ -247,9 +255,13 @@ def train_command(
         if not json:
             print_note(
                 f"applied {chosen} v{version} (code {plan.code_digest[:12]}); submitting a "
-                f"{backend} training job"
+                f"{backend} {'sweep' if sweep is not None else 'training job'}"
             )
+        extra: dict[str, Any] = {}
+        if sweep is not None:
+            extra = {"kind": "sweep", "sweep": _read_sweep(sweep)}
         job = client.submit_job(
+            **extra,
             model=chosen,
             definition_version=version,
             code_digest=plan.code_digest,
@@ -268,6 +280,24 @@ def train_command(
     _print_job(final, json)
     if str(final.status) != "SUCCEEDED":
         raise typer.Exit(1)
+
+
+def _read_sweep(path: Path) -> Any:
+    """A sweep file: YAML (``.yaml``/``.yml``) or JSON."""
+    import json as json_module
+
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read the sweep file {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json_module.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidArgument(f"the sweep file {path} is not valid: {exc}") from None
 
 
 def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
@@ -326,7 +356,16 @@ def _print_job(job: Job, json: bool, *, detached: bool = False) -> None:
         rows.append(("reason", job.status_reason))
     if result.get("model") is not None:
         rows.append(("model", f"{result['model']} version {result.get('version')}"))
-        rows.append(("run", result.get("run_id", "")))
+    if result.get("run_id"):
+        rows.append(("run", result["run_id"]))
+    if "best_trial" in result:
+        rows.append(
+            (
+                "best",
+                f"trial {result['best_trial']} of {result.get('trials')}: "
+                f"{result.get('metric')}={result.get('value')} (job {result.get('best_job')})",
+            )
+        )
     print_kv(rows)
 
 

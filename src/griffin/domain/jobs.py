@@ -275,6 +275,7 @@ _SPEC_FIELDS = frozenset(
         "tags",
         "parent_job_id",
         "experiment",
+        "sweep",
     }
 )
 
@@ -299,6 +300,8 @@ class JobSpec:
         tags: free labels.
         parent_job_id: the sweep that spawned this job.
         experiment: the experiment the job's run is tracked in.
+        sweep: for a ``sweep`` job, its search (see :class:`griffin.domain.sweeps.SweepSpec`);
+            its trials run as ``train`` child jobs.
     """
 
     model: str
@@ -315,6 +318,7 @@ class JobSpec:
     tags: dict[str, str] = field(default_factory=dict)
     parent_job_id: str | None = None
     experiment: str | None = None
+    sweep: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -332,6 +336,7 @@ class JobSpec:
             "tags": dict(self.tags),
             "parent_job_id": self.parent_job_id,
             "experiment": self.experiment,
+            "sweep": None if self.sweep is None else dict(self.sweep),
         }
 
     @classmethod
@@ -377,7 +382,23 @@ class JobSpec:
             tags=_check_tags(data.get("tags")),
             parent_job_id=_optional_str(data, "parent_job_id", limit=32),
             experiment=_optional_str(data, "experiment"),
+            sweep=_check_sweep(job_kind, data.get("sweep")),
         )
+
+
+def _check_sweep(kind: JobKind, sweep: Any) -> dict[str, Any] | None:
+    """A sweep job needs its search; no other job has one."""
+    if kind != JobKind.SWEEP:
+        if sweep is not None:
+            raise _invalid("sweep", "is only for jobs of kind 'sweep'")
+        return None
+    if sweep is None:
+        raise _invalid("sweep", "is required for a sweep job")
+    from griffin.domain.sweeps import SweepSpec
+
+    spec = SweepSpec.from_json(sweep)
+    spec.trials()  # a grid too large for max_trials is refused at submission, not later
+    return spec.to_json()
 
 
 def _time(value: Any) -> datetime | None:

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from griffin.domain.ids import new_id
-from griffin.domain.jobs import Job, JobSpec, JobStatus
+from griffin.domain.jobs import Job, JobKind, JobSpec, JobStatus
 from griffin.errors import BackendUnavailable, GriffinError, InvalidArgument, NotSupported
 from griffin.launcher import Handle, Launcher, LaunchRequest, open_launcher
 from griffin.platform import Platform
@@ -421,12 +421,22 @@ class Dispatcher:
     # -- claiming and launching -------------------------------------------------------------
 
     def _claim(self) -> None:
+        if self._only is not None:
+            self._only |= self._children(self._only)
         only = None if self._only is None else sorted(self._only)
-        while len(self._jobs) < self.max_jobs:
+        # A sweep only waits for its trials: it takes no slot, so a sweep can never hold the
+        # last slot its own trials need.
+        while sum(j.spec.kind != JobKind.SWEEP for j in self._jobs.values()) < self.max_jobs:
             job = service.claim_next(self.platform.db, self.worker_id, self.backends, job_ids=only)
             if job is None:
                 return
             self._launch(job)
+
+    def _children(self, parents: set[str]) -> set[str]:
+        """Ids of the jobs a sweep among ``parents`` submitted (run_until_done runs them too)."""
+        with self.platform.db.session() as session:
+            query = select(JobRow.id).where(JobRow.parent_job_id.in_(sorted(parents)))
+            return set(session.scalars(query))
 
     def _environment(self, job: Job) -> dict[str, str]:
         """The process's environment: this one, plus the settings that reach the same store."""

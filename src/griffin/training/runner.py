@@ -264,7 +264,17 @@ def main(argv: list[str] | None = None) -> int:
 
     with Client() as client:
         try:
-            run_job(client, args.job)
+            kind = client.get_job(args.job).spec.kind
+            if kind == "evaluate":
+                raise JobFailed(
+                    "evaluation jobs are not supported yet: run `griffin evaluate` instead"
+                )
+            if kind == "sweep":
+                from griffin.training.sweeps import run_sweep
+
+                run_sweep(client, args.job)
+            else:
+                run_job(client, args.job)
         except (JobFailed, GriffinError) as exc:
             reason = exc.reason if isinstance(exc, JobFailed) else exc.headline
             print(f"griffin: job failed: {reason}", file=sys.stderr)

@@ -95,6 +95,7 @@ def test_spec_defaults_and_round_trip() -> None:
         "tags": {"team": "eta"},
         "parent_job_id": "p1",
         "experiment": "exp",
+        "sweep": None,
     }
     parsed = JobSpec.from_json(full)
     assert parsed.to_json() == full

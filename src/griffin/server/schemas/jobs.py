@@ -39,6 +39,7 @@ class JobSpecIn(Wire):
     tags: dict[str, str] = {}
     parent_job_id: str | None = None
     experiment: str | None = None
+    sweep: dict[str, Any] | None = None
 
 
 class JobOut(Wire):
