@@ -74,3 +74,21 @@ def test_download_writes_a_verified_model_folder(
     assert_one_line_error(cli("models", "download", "eta"), "invalid model reference")
     bad = cli("models", "lineage")
     assert bad.exit_code == 2
+
+
+def test_predict_reads_a_file_and_writes_predictions(
+    cli: Invoke, cli_json: Callable[..., Any], tmp_path: Path
+) -> None:
+    _register_two()
+    pd.DataFrame({"x": [1.0, 2.0]}).to_csv(tmp_path / "rows.csv", index=False)
+    printed = cli_json("predict", "eta/1", "--input", str(tmp_path / "rows.csv"))
+    assert [round(r["prediction"], 6) for r in printed] == [2.0, 4.0]
+    out = tmp_path / "out.parquet"
+    written = cli_json(
+        "predict", "eta/1", "--input", str(tmp_path / "rows.csv"), "--output", str(out)
+    )
+    assert written["rows"] == 2
+    assert list(pd.read_parquet(out)["prediction"].round(6)) == [2.0, 4.0]
+    assert_one_line_error(
+        cli("predict", "eta/1", "--input", str(tmp_path / "rows.txt")), ".parquet"
+    )

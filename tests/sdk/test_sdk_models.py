@@ -202,3 +202,15 @@ def test_evaluate_stores_metrics_then_gates_use_them(connect: Connect) -> None:
     compared = client.compare_models("eta/1", "eta@latest")
     assert compared["metrics"]["auc"]["b"] is None
     assert compared["a"]["version"] == 1
+
+
+def test_predict_a_batch_keeps_the_rows_and_adds_predictions(connect: Connect) -> None:
+    client = connect()
+    model, frame = _fitted()
+    client.log_model(model, "eta", input_example=frame.head(3))
+    rows = frame.head(7).assign(request_id=range(7))
+    out = client.predict("eta@latest", rows)
+    assert list(out.columns) == ["a", "b", "request_id", "prediction"]
+    assert list(out["prediction"]) == list(model.predict(frame.head(7)))
+    with pytest.raises(InvalidArgument, match="b"):
+        client.predict("eta@latest", frame[["a"]].head(2))

@@ -369,9 +369,85 @@ def _print_job(job: Job, json: bool, *, detached: bool = False) -> None:
     print_kv(rows)
 
 
+_READERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+
+
+def _read_rows(path: Path) -> Any:
+    import pandas as pd
+
+    kind = _READERS.get(path.suffix.lower())
+    if kind is None:
+        raise InvalidArgument(
+            f"{path}: use a .parquet, .csv, .json or .jsonl file of input rows",
+            details={"field": "input"},
+        )
+    if not path.is_file():
+        raise InvalidArgument(f"no such file: {path}", details={"field": "input"})
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    if kind == "csv":
+        return pd.read_csv(path)
+    return pd.read_json(path, lines=path.suffix.lower() == ".jsonl")
+
+
+def predict_command(
+    ref: RefArg,
+    input: Annotated[
+        Path, typer.Option(help="Rows to predict: a .parquet, .csv, .json or .jsonl file.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the rows with their predictions here (.parquet, .csv or .jsonl); "
+            "default: print them.",
+            show_default=False,
+        ),
+    ] = None,
+    online_features: Annotated[
+        bool | None,
+        typer.Option(
+            "--online-features/--no-online-features",
+            help="Read the version's feature service from the online store for the rows' "
+            "entity keys (default: only when the rows lack the model's inputs).",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Predict a batch of rows with a registered version, in this process.
+
+    The rows hold the model's input columns, or just entity keys when the version was
+    trained on a feature service: the features are then read from the online store.
+    """
+    rows = _read_rows(input)
+    with open_client(project) as client:
+        result = client.predict(ref, rows, online_features=online_features)
+    if output is not None:
+        suffix = output.suffix.lower()
+        if suffix == ".parquet":
+            result.to_parquet(output, index=False)
+        elif suffix == ".csv":
+            result.to_csv(output, index=False)
+        elif suffix == ".jsonl":
+            result.to_json(output, orient="records", lines=True)
+        else:
+            raise InvalidArgument(f"{output}: write .parquet, .csv or .jsonl")
+        if json:
+            print_json({"ref": ref, "rows": len(result), "output": str(output)})
+        else:
+            print_note(f"wrote {len(result)} predictions to {output}")
+        return
+    if json:
+        print_json(result.to_dict(orient="records"))
+        return
+    print_table(list(map(str, result.columns)), result.itertuples(index=False))
+
+
 def register(root: typer.Typer, models: typer.Typer) -> None:
     """Add ``griffin train`` and ``griffin evaluate`` to the root and ``griffin models
     compare``."""
     root.command("train")(train_command)
     root.command("evaluate")(evaluate_command)
+    root.command("predict")(predict_command)
     models.command("compare")(compare_command)

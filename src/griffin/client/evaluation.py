@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from griffin.client.feature_data import FeatureDataMixin
+from griffin.client.feature_online import FeatureOnlineMixin
 from griffin.client.models import ModelsMixin
 from griffin.domain.registry import ModelVersion
 from griffin.errors import InvalidArgument
@@ -34,7 +35,45 @@ class Evaluation:
     previous: dict[str, float] = field(default_factory=dict)
 
 
-class EvaluationMixin(ModelsMixin, FeatureDataMixin):
+class EvaluationMixin(ModelsMixin, FeatureDataMixin, FeatureOnlineMixin):
+    def predict(self, ref: str, data: Any, *, online_features: bool | None = None) -> Any:
+        """Predictions of a registered version for a batch of rows, in this process.
+
+        When the rows lack the model's input columns and the version was trained on a
+        feature service, the features are read from the online store for the rows' entity
+        keys first (``online_features=None``: only when needed; ``True``: always).
+
+        Args:
+            ref: ``name@alias``, ``name@latest`` or ``name/3``.
+            data: a pandas DataFrame, a dict of columns, a list of row dicts or an Arrow
+                table.
+
+        Returns:
+            A DataFrame: the input's columns, then ``prediction`` (or one column per output
+            of a multi-output model).
+        """
+        import numpy as np
+        import pandas as pd
+
+        from griffin.registry.flavors import as_frame
+
+        version = self.resolve_model(ref)
+        loaded = self._load_version(version)
+        frame = as_frame(data).reset_index(drop=True)
+        inputs = [c["name"] for c in (version.signature or {}).get("inputs", [])]
+        missing = [c for c in inputs if c not in frame.columns]
+        service = version.lineage.feature_service
+        if service and (online_features or (online_features is None and missing)):
+            fetched = self.get_online_features(service, frame).to_pandas()
+            new = [c for c in fetched.columns if c not in frame.columns]
+            frame = pd.concat([frame, fetched[new].reset_index(drop=True)], axis=1)
+        result = loaded.predict(frame)
+        if isinstance(result, pd.DataFrame):
+            return pd.concat([frame, result.reset_index(drop=True)], axis=1)
+        out = frame.copy()
+        out["prediction"] = np.asarray(result).tolist() if np.ndim(result) > 1 else result
+        return out
+
     def evaluate_model(
         self,
         ref: str,

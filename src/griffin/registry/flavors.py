@@ -48,6 +48,7 @@ __all__ = [
     "Flavor",
     "LoadedModel",
     "SavedModel",
+    "as_frame",
     "detect_flavor",
     "flavor_named",
     "load_model",
@@ -480,6 +481,11 @@ def _classes(flavor: str, raw: Any, options: Mapping[str, Any]) -> list[Any] | N
         return list(classes) if classes is not None else None
     found = getattr(raw, "classes_", None)
     return None if found is None else np.asarray(found).tolist()
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    """Model input as a DataFrame: a DataFrame, a dict of columns, row dicts or Arrow."""
+    return _to_frame(data, None)
 
 
 def _to_frame(data: Any, signature: Signature | None) -> pd.DataFrame:
