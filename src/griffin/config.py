@@ -116,6 +116,17 @@ class Settings(BaseSettings):
     job_cancel_grace_s: float = Field(
         default=10.0, ge=0, description="Seconds between SIGTERM and SIGKILL when stopping a job."
     )
+    ray_address: str = Field(
+        default="",
+        description=(
+            "Ray Jobs API address (the dashboard, http://host:8265) of the `ray` launcher; "
+            "empty means $RAY_API_SERVER_ADDRESS, else $RAY_ADDRESS."
+        ),
+    )
+    ray_token: SecretStr | None = Field(
+        default=None,
+        description="Token of a Ray cluster with token authentication; none means $RAY_AUTH_TOKEN.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -57,6 +57,7 @@ KINDS: dict[str, Kind] = {
         name="launcher",
         description="What runs a job's process, chosen by the `backend` of the job's spec.",
         protocol="griffin.launcher.base:Launcher",
+        extras={"ray": "griffin-ml[ray]"},
     ),
 }
 
@@ -76,6 +77,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "launcher": {
         "local": "griffin.launcher.local:LocalLauncher",
+        "ray": "griffin.launcher.ray:RayLauncher",  # ray is the optional extra griffin-ml[ray]
     },
 }
 

@@ -310,7 +310,8 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
     if isinstance(transport, InProcessTransport):
         from griffin.training.dispatcher import Dispatcher
 
-        dispatcher = Dispatcher(transport.platform, backends=(job.spec.backend,))
+        # One job in the foreground: poll often, the cost is a few small queries.
+        dispatcher = Dispatcher(transport.platform, backends=(job.spec.backend,), poll_interval=0.1)
 
         def run() -> None:
             try:

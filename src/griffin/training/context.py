@@ -48,6 +48,10 @@ class TrainingContext:
         job_id, attempt, run_id: the job, which attempt this is (retries count up from 1),
             and the tracked run receiving metrics and artifacts.
         workdir: a scratch folder for this attempt.
+        world_size, rank: how many workers run ``train`` together and which one this is
+            (0 to ``world_size - 1``); 1 and 0 unless the job is distributed (``workers`` > 1
+            on the ``ray`` backend), where ``data`` is this worker's shard and the model
+            returned by rank 0 is registered.
     """
 
     params: dict[str, JsonScalar]
@@ -61,6 +65,8 @@ class TrainingContext:
     data: pa.Table | None = field(default=None, repr=False)
     dataset: Dataset | None = field(default=None, repr=False)
     workdir: Path = field(default_factory=Path.cwd)
+    world_size: int = 1
+    rank: int = 0
     metrics: dict[str, float] = field(default_factory=dict, init=False)
     _steps: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 

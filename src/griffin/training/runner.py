@@ -163,6 +163,15 @@ def _lineage(
     )
 
 
+def _call_train(train: Any, ctx: Any, job: Job, definition: ModelDefinition, code: Path) -> Any:
+    """``train(ctx)`` here, or on the job's Ray Train workers when it asks for several."""
+    if job.spec.backend == "ray" and job.spec.resources.workers > 1:
+        from griffin.training.distributed import train_distributed
+
+        return train_distributed(train, ctx, job, definition, code)
+    return train(ctx)
+
+
 def run_job(client: Client, job_id: str) -> Outcome:
     """Run job ``job_id`` in this process (its working directory is the scratch folder)."""
     from griffin.registry.flavors import detect_flavor
@@ -213,10 +222,12 @@ def run_job(client: Client, job_id: str) -> Outcome:
     )
     try:
         try:
-            model = train(ctx)
+            model = _call_train(train, ctx, job, definition, code)
         except Exception as exc:
             # The user's frames only: this module's frame is noise in their traceback.
-            tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+                tb = tb.tb_next
             traceback.print_exception(type(exc), exc, tb)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise JobFailed(f"train() raised {type(exc).__name__}: {first}".rstrip(": ")) from exc
