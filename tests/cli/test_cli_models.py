@@ -92,3 +92,46 @@ def test_predict_reads_a_file_and_writes_predictions(
     assert_one_line_error(
         cli("predict", "eta/1", "--input", str(tmp_path / "rows.txt")), ".parquet"
     )
+
+
+def test_evaluate_and_predict_as_local_jobs(
+    cli: Invoke, cli_json: Callable[..., Any], tmp_path: Path
+) -> None:
+    """`--backend local`: the work runs in a job's own process, through the dispatcher."""
+    from griffin.features.training import TrainingSet
+
+    _register_two()
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [2.0, 4.0, 6.5]})
+    import pyarrow as pa
+
+    from griffin.domain.datasets import Lineage as DatasetLineage
+
+    with Client() as client:
+        client.save_dataset("holdout", TrainingSet(pa.Table.from_pandas(frame), DatasetLineage()))
+    evaluated = cli_json(
+        "evaluate", "eta/1", "--dataset", "holdout", "--target", "y", "--backend", "local"
+    )
+    assert evaluated["version"] == 1
+    assert set(evaluated["metrics"]) == {"rmse", "mae", "r2"}
+    with Client() as client:
+        assert client.resolve_model("eta/1").metrics["rmse"] == evaluated["metrics"]["rmse"]
+    frame[["x"]].to_csv(tmp_path / "rows.csv", index=False)
+    out = tmp_path / "scored.jsonl"
+    done = cli_json(
+        "predict",
+        "eta/1",
+        "--input",
+        str(tmp_path / "rows.csv"),
+        "--output",
+        str(out),
+        "--backend",
+        "local",
+    )
+    assert done["rows"] == 3
+    assert list(pd.read_json(out, lines=True)["prediction"].round(6)) == [2.0, 4.0, 6.0]
+    assert (
+        cli(
+            "predict", "eta/1", "--input", str(tmp_path / "rows.csv"), "--backend", "local"
+        ).exit_code
+        == 2
+    )

@@ -62,14 +62,35 @@ def evaluate_command(
             "and in a tracked run.",
         ),
     ] = True,
+    backend: BackendOpt = None,
     project: ProjectOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Compute standard metrics of a model version on a saved dataset.
+    """Compute standard metrics of a model version on a saved dataset (here, or as a job).
 
     Classification: auc, log_loss, accuracy; regression: rmse, mae, r2. Follow with
     `griffin models promote NAME VERSION --require "auc>=0.85"`.
     """
+    if backend is not None:
+        from griffin.domain.registry import parse_model_ref
+
+        with open_client(project) as client:
+            final = _run_as_job(
+                client,
+                json,
+                kind="evaluate",
+                model=parse_model_ref(ref)[0],
+                backend=backend,
+                data={"dataset": dataset, "version": dataset_version},
+                params={"ref": ref, "target": target, "task": task, "store": store},
+            )
+        if json:
+            print_json(final.result)
+        else:
+            found = final.result or {}
+            print_note(f"{found.get('model')} v{found.get('version')}: job {final.id}")
+            print_table(["metric", "value"], sorted((found.get("metrics") or {}).items()))
+        return
     with open_client(project) as client:
         result = client.evaluate_model(
             ref,
@@ -370,25 +391,25 @@ def _print_job(job: Job, json: bool, *, detached: bool = False) -> None:
     print_kv(rows)
 
 
-_READERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Run it as a job on this launcher (local, ray) instead of in this process.",
+        show_default=False,
+    ),
+]
 
 
-def _read_rows(path: Path) -> Any:
-    import pandas as pd
-
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise InvalidArgument(
-            f"{path}: use a .parquet, .csv, .json or .jsonl file of input rows",
-            details={"field": "input"},
-        )
-    if not path.is_file():
-        raise InvalidArgument(f"no such file: {path}", details={"field": "input"})
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    if kind == "csv":
-        return pd.read_csv(path)
-    return pd.read_json(path, lines=path.suffix.lower() == ".jsonl")
+def _run_as_job(client: Client, json: bool, **fields: Any) -> Job:
+    """Submit an evaluate/predict job and follow it to its end (exit 1 unless it succeeded)."""
+    job = client.submit_job(**fields)
+    if not json:
+        print_note(f"submitted {fields['kind']} job {job.id} ({fields.get('backend')})")
+    final = _follow(client, job, quiet=json)
+    if str(final.status) != "SUCCEEDED":
+        _print_job(final, json)
+        raise typer.Exit(1)
+    return final
 
 
 def predict_command(
@@ -413,27 +434,49 @@ def predict_command(
             show_default=False,
         ),
     ] = None,
+    backend: BackendOpt = None,
     project: ProjectOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Predict a batch of rows with a registered version, in this process.
+    """Predict a batch of rows with a registered version (in this process, or as a job).
 
     The rows hold the model's input columns, or just entity keys when the version was
     trained on a feature service: the features are then read from the online store.
     """
-    rows = _read_rows(input)
+    from griffin.domain.registry import parse_model_ref
+    from griffin.training.batch import check_output, read_rows, write_rows
+
+    if backend is not None:
+        if output is None:
+            raise typer.BadParameter("--backend needs --output: the job writes the predictions")
+        check_output(output)
+        if not input.is_file():
+            raise InvalidArgument(f"no such file: {input}", details={"field": "input"})
+        with open_client(project) as client:
+            final = _run_as_job(
+                client,
+                json,
+                kind="predict",
+                model=parse_model_ref(ref)[0],
+                backend=backend,
+                data={"entity_rows": str(input.resolve())},
+                params={
+                    "ref": ref,
+                    "output": str(output.resolve()),
+                    "online_features": online_features,
+                },
+            )
+        result_info = final.result or {}
+        if json:
+            print_json({"ref": ref, "rows": result_info.get("rows"), "output": str(output)})
+        else:
+            print_note(f"wrote {result_info.get('rows')} predictions to {output} (job {final.id})")
+        return
+    rows = read_rows(input)
     with open_client(project) as client:
         result = client.predict(ref, rows, online_features=online_features)
     if output is not None:
-        suffix = output.suffix.lower()
-        if suffix == ".parquet":
-            result.to_parquet(output, index=False)
-        elif suffix == ".csv":
-            result.to_csv(output, index=False)
-        elif suffix == ".jsonl":
-            result.to_json(output, orient="records", lines=True)
-        else:
-            raise InvalidArgument(f"{output}: write .parquet, .csv or .jsonl")
+        write_rows(result, output)
         if json:
             print_json({"ref": ref, "rows": len(result), "output": str(output)})
         else:

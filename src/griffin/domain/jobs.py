@@ -100,6 +100,7 @@ class JobKind(StrEnum):
 
     TRAIN = "train"
     EVALUATE = "evaluate"
+    PREDICT = "predict"
     SWEEP = "sweep"
 
 
@@ -285,7 +286,10 @@ class JobSpec:
     """What to run, with what, where; validated once, by :meth:`from_json`.
 
     Attributes:
-        kind: what the job does (``train``, ``evaluate``, ``sweep``).
+        kind: what the job does (``train``, ``evaluate``, ``predict``, ``sweep``). An
+            ``evaluate`` or ``predict`` job names the version in ``params["ref"]``; a
+            ``predict`` job reads ``data["entity_rows"]`` (a file of rows) and writes
+            ``params["output"]``.
         model: the model definition's name (Model Store).
         definition_version: a definition version; None means the newest.
         code_digest: the code the job must run, when pinned.

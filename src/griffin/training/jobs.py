@@ -48,6 +48,7 @@ __all__ = [
 ENTRYPOINTS: dict[str, str] = {
     str(JobKind.TRAIN): "griffin.runtime",
     str(JobKind.EVALUATE): "griffin.runtime",
+    str(JobKind.PREDICT): "griffin.runtime",
     str(JobKind.SWEEP): "griffin.runtime",
 }
 MAX_LOG_READ = 4 * 1024 * 1024

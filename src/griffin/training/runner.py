@@ -276,11 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     with Client() as client:
         try:
             kind = client.get_job(args.job).spec.kind
-            if kind == "evaluate":
-                raise JobFailed(
-                    "evaluation jobs are not supported yet: run `griffin evaluate` instead"
-                )
-            if kind == "sweep":
+            if kind in {"evaluate", "predict"}:
+                from griffin.training.batch import run_evaluate, run_predict
+
+                (run_evaluate if kind == "evaluate" else run_predict)(client, args.job)
+            elif kind == "sweep":
                 from griffin.training.sweeps import run_sweep
 
                 run_sweep(client, args.job)
