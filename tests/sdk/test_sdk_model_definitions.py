@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -121,3 +122,19 @@ def test_upload_package_and_user_errors(client: Client, tmp_path: Path) -> None:
     (root / "weights.bin").write_bytes(b"\0" * 2048)
     with pytest.raises(PayloadTooLarge, match=r"weights\.bin"):
         client.apply_models(root, max_package_bytes=1024)
+
+
+def test_apply_refuses_a_package_without_the_definition_s_file(
+    client: Client, tmp_path: Path
+) -> None:
+
+    repo = tmp_path / "repo"
+    project = repo / "ignored" / "proj"
+    project.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("ignored/\n")
+    (project / "model.py").write_text(
+        "import griffin\n\n@griffin.model(name='m')\ndef train(ctx):\n    return None\n"
+    )
+    with pytest.raises(InvalidArgument, match=r"model\.py is not in the code package"):
+        client.apply_models(project)

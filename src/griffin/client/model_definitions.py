@@ -30,6 +30,7 @@ from griffin.domain.model_definitions import (
 from griffin.errors import BackendUnavailable, GriffinError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from griffin.domain.model_definitions import ModelDefinitionSpec
     from griffin.training.models import ProjectModels
     from griffin.training.packages import Package
 
@@ -96,6 +97,7 @@ class ModelDefinitionsMixin(ClientBase):
         workdir = Path(tempfile.mkdtemp(prefix="griffin-package-"))
         try:
             package = self._build(project.root, max_package_bytes, workdir)
+            _check_entries(project.specs(), package)
             uploaded = False
             if not dry_run and not self.has_package(package.digest):
                 self.upload_package(package.path)
@@ -282,3 +284,18 @@ class ModelDefinitionsMixin(ClientBase):
             with contextlib.suppress(OSError):
                 archive.unlink()
         return target
+
+
+def _check_entries(specs: list[ModelDefinitionSpec], package: Package) -> None:
+    """Every definition's file must be in the package, or its jobs could never start (a
+    project folder that git ignores, or a .gitignore that leaves out model.py)."""
+    packaged = {f.path for f in package.manifest.files}
+    for spec in specs:
+        relative = spec.entry.rpartition(":")[0]
+        if relative not in packaged:
+            raise InvalidArgument(
+                f"model {spec.name!r}: its file {relative} is not in the code package "
+                f"({package.files} files): is it ignored by git (.gitignore, or a folder git "
+                "ignores)? Griffin packages what git would commit",
+                details={"model": spec.name, "file": relative},
+            )

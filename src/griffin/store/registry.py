@@ -7,10 +7,11 @@ comma-joined scalar subquery (alias names cannot hold commas).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from griffin.domain.registry import LATEST, AliasEvent, Lineage, ModelVersion, RegisteredModel
@@ -137,10 +138,10 @@ def version_aliases(
     return found
 
 
-def _aliases_column(session: Session) -> Any:
+def _aliases_column(dialect: str) -> Any:
     join = (
         func.string_agg(ModelAliasRow.alias, ",")
-        if session.get_bind().dialect.name == "postgresql"
+        if dialect == "postgresql"
         else func.group_concat(ModelAliasRow.alias, ",")
     )
     return (
@@ -154,26 +155,43 @@ def _aliases_column(session: Session) -> Any:
     )
 
 
+@functools.cache
+def _resolve_statement(dialect: str, by: str) -> Select[Any]:
+    """The resolve query for one dialect and one kind of reference, built once: building a
+    SELECT costs more than running it on this hot path; the values are bound per call."""
+    query: Select[Any] = (
+        select(ModelVersionRow, _aliases_column(dialect))
+        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+        .join(ProjectRow, ProjectRow.id == RegisteredModelRow.project_id)
+        .where(
+            ProjectRow.name == bindparam("project"), RegisteredModelRow.name == bindparam("name")
+        )
+    )
+    if by == "number":
+        return query.where(ModelVersionRow.version == bindparam("version"))
+    if by == "latest":
+        return query.where(ModelVersionRow.version == RegisteredModelRow.latest_version)
+    return query.join(
+        ModelAliasRow,
+        (ModelAliasRow.model_id == ModelVersionRow.model_id)
+        & (ModelAliasRow.version == ModelVersionRow.version),
+    ).where(ModelAliasRow.alias == bindparam("alias"))
+
+
 def resolve(session: Session, project: str, name: str, ref: str) -> ModelVersion | None:
     """The version ``ref`` (an alias, ``latest`` or a number) names, in one statement; None if
     there is none (the caller then explains why)."""
-    query: Select[Any] = (
-        select(ModelVersionRow, _aliases_column(session))
-        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
-        .join(ProjectRow, ProjectRow.id == RegisteredModelRow.project_id)
-        .where(ProjectRow.name == project, RegisteredModelRow.name == name)
-    )
+    dialect = session.get_bind().dialect.name
+    values: dict[str, Any] = {"project": project, "name": name}
     if ref.isdigit():
-        query = query.where(ModelVersionRow.version == int(ref))
+        by = "number"
+        values["version"] = int(ref)
     elif ref.lower() == LATEST:
-        query = query.where(ModelVersionRow.version == RegisteredModelRow.latest_version)
+        by = "latest"
     else:
-        query = query.join(
-            ModelAliasRow,
-            (ModelAliasRow.model_id == ModelVersionRow.model_id)
-            & (ModelAliasRow.version == ModelVersionRow.version),
-        ).where(ModelAliasRow.alias == ref)
-    found = session.execute(query).first()
+        by = "alias"
+        values["alias"] = ref
+    found = session.execute(_resolve_statement(dialect, by), values).first()
     if found is None:
         return None
     row, aliases = found
