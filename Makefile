@@ -12,10 +12,10 @@ $(BIN)/python:
 
 # The quickstart needs the core plus scikit-learn for its demo model.
 install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[sklearn]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[sklearn]'
 
 install-dev: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 
 quickstart: install
 	$(BIN)/griffin quickstart
@@ -36,6 +36,7 @@ test: lint typecheck
 bench: install-dev
 	$(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/registry.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
