@@ -32,8 +32,19 @@ if TYPE_CHECKING:
     from griffin.domain.datasets import Dataset
     from griffin.domain.jobs import Job
     from griffin.domain.model_definitions import ModelDefinition
+    from griffin.training.context import TrainingContext
 
-__all__ = ["JobFailed", "main", "run_job"]
+__all__ = [
+    "JobFailed",
+    "Prepared",
+    "main",
+    "make_context",
+    "params_for",
+    "prepare",
+    "register",
+    "run_job",
+    "train_once",
+]
 
 TARGET_TAG = "griffin.target"
 TASK_TAG = "griffin.task"
@@ -172,14 +183,27 @@ def _call_train(train: Any, ctx: Any, job: Job, definition: ModelDefinition, cod
     return train(ctx)
 
 
-def run_job(client: Client, job_id: str) -> Outcome:
-    """Run job ``job_id`` in this process (its working directory is the scratch folder)."""
-    from griffin.registry.flavors import detect_flavor
-    from griffin.training.context import TrainingContext
+@dataclass(frozen=True)
+class Prepared:
+    """What a job needs before it trains: its definition, code, ``train`` and data."""
+
+    definition: ModelDefinition
+    digest: str
+    code: Path
+    train: Any
+    table: pa.Table | None
+    dataset: Dataset | None
+    workdir: Path
+
+
+def prepare(client: Client, job: Job) -> Prepared:
+    """Fetch the job's code package into ``./code``, import its ``train`` and build its data.
+
+    The user's code runs as it does in the project folder: the code is put on ``sys.path``
+    and becomes the working directory (the job's scratch folder stays ``workdir``).
+    """
     from griffin.training.models import ModelFunction, resolve_entry
 
-    job = client.get_job(job_id)
-    client.report_job(job_id, status="RUNNING")
     spec = job.spec
     definition = client.get_model_definition(spec.model, spec.definition_version)
     digest = spec.code_digest or definition.code_digest
@@ -192,7 +216,6 @@ def run_job(client: Client, job_id: str) -> Outcome:
     code = client.download_package(digest, workdir / "code")
     print(f"griffin: job {job.id} attempt {job.attempt}: {definition.name} v{definition.version}")
     print(f"griffin: code {digest[:12]} ({definition.entry}) in {code}")
-    # The user's code runs as it does in the project folder: imports and relative paths work.
     sys.path.insert(0, str(code))
     os.chdir(code)
     function = resolve_entry(code, definition.entry)
@@ -200,63 +223,126 @@ def run_job(client: Client, job_id: str) -> Outcome:
     table, dataset = _data(client, job, definition, code)
     if dataset is not None:
         print(f"griffin: data {dataset.name} v{dataset.version}: {dataset.row_count} rows")
+    return Prepared(definition, digest, code, train, table, dataset, workdir)
+
+
+def params_for(definition: ModelDefinition, job: Job, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The parameters ``train`` gets: the definition's defaults, the job's overrides, then
+    ``overrides`` (a sweep trial's), each typed like the default it replaces."""
     params = _params(definition, job)
-    run = client.create_run(
-        spec.experiment or f"train {definition.name}",
-        name=f"{definition.name}-{job.id[:8]}-{job.attempt}",
-        params={k: "" if v is None else str(v) for k, v in params.items()},
-        tags={JOB_TAG: job.id, "griffin.attempt": str(job.attempt)},
-    )
-    ctx = TrainingContext(
+    for key, value in overrides.items():
+        params[key] = _typed(key, value, definition.params.get(key))
+    return params
+
+
+def run_params(params: dict[str, Any]) -> dict[str, str]:
+    """Parameters as a run records them (text)."""
+    return {k: "" if v is None else str(v) for k, v in params.items()}
+
+
+def make_context(
+    client: Client | None, job: Job, prepared: Prepared, params: dict[str, Any], run_id: str
+) -> TrainingContext:
+    """The ``ctx`` of one ``train(ctx)`` call of ``job`` with ``params``, logging to ``run_id``."""
+    from griffin.training.context import TrainingContext
+
+    definition = prepared.definition
+    return TrainingContext(
         params=params,
         model_name=definition.name,
         client=client,
-        run_id=run.id,
+        run_id=run_id,
         job_id=job.id,
         attempt=job.attempt,
         target=definition.target,
         task=definition.task,
-        data=table,
-        dataset=dataset,
-        workdir=workdir,
+        data=prepared.table,
+        dataset=prepared.dataset,
+        workdir=prepared.workdir,
     )
+
+
+def train_once(ctx: TrainingContext, job: Job, prepared: Prepared) -> tuple[Any, dict[str, float]]:
+    """``train(ctx)`` once (on Ray Train workers when the job asks for several); the model it
+    returned, of a flavor Griffin can save, and the metrics it logged. Registers nothing.
+
+    Raises:
+        JobFailed: ``train`` raised (its traceback is printed first) or returned None.
+        InvalidArgument: the model is of no known flavor.
+    """
+    from griffin.registry.flavors import detect_flavor
+
     try:
-        try:
-            model = _call_train(train, ctx, job, definition, code)
-        except Exception as exc:
-            # The user's frames only: this module's frame is noise in their traceback.
-            tb = exc.__traceback__
-            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-                tb = tb.tb_next
-            traceback.print_exception(type(exc), exc, tb)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise JobFailed(f"train() raised {type(exc).__name__}: {first}".rstrip(": ")) from exc
-        if model is None:
-            raise JobFailed("train() returned None: return the trained model object")
-        detect_flavor(model)  # before anything is registered
-        example = ctx.X_train.head(5) if table is not None else None
-        tags = {JOB_TAG: job.id}
-        if definition.target:
-            tags[TARGET_TAG] = definition.target
-        if definition.task:
-            tags[TASK_TAG] = definition.task
-        version = client.log_model(
-            model,
-            definition.name,
-            run_id=run.id,
-            input_example=example,
-            metrics=ctx.metrics,
-            params={k: "" if v is None else str(v) for k, v in params.items()},
-            lineage=_lineage(job, run.id, definition, digest, dataset),
-            tags=tags,
-            description=definition.description,
-        )
+        model = _call_train(prepared.train, ctx, job, prepared.definition, prepared.code)
+    except Exception as exc:
+        # The user's frames only: this module's frame is noise in their traceback.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise JobFailed(f"train() raised {type(exc).__name__}: {first}".rstrip(": ")) from exc
+    if model is None:
+        raise JobFailed("train() returned None: return the trained model object")
+    detect_flavor(model)  # before anything is registered
+    return model, ctx.metrics
+
+
+def register(
+    client: Client,
+    job: Job,
+    prepared: Prepared,
+    model: Any,
+    ctx: TrainingContext,
+    run_id: str,
+) -> int:
+    """Register ``model`` (trained with ``ctx``) as the next version; its lineage names ``job``
+    and ``run_id``. Returns the version number."""
+    definition = prepared.definition
+    example = ctx.X_train.head(5) if prepared.table is not None else None
+    tags = {JOB_TAG: job.id}
+    if definition.target:
+        tags[TARGET_TAG] = definition.target
+    if definition.task:
+        tags[TASK_TAG] = definition.task
+    version = client.log_model(
+        model,
+        definition.name,
+        run_id=run_id,
+        input_example=example,
+        metrics=ctx.metrics,
+        params=run_params(ctx.params),
+        lineage=_lineage(job, run_id, definition, prepared.digest, prepared.dataset),
+        tags=tags,
+        description=definition.description,
+    )
+    return version.version
+
+
+def run_job(client: Client, job_id: str) -> Outcome:
+    """Run job ``job_id`` in this process (its working directory is the scratch folder)."""
+    job = client.get_job(job_id)
+    client.report_job(job_id, status="RUNNING")
+    spec = job.spec
+    prepared = prepare(client, job)
+    definition = prepared.definition
+    params = _params(definition, job)
+    run = client.create_run(
+        spec.experiment or f"train {definition.name}",
+        name=f"{definition.name}-{job.id[:8]}-{job.attempt}",
+        params=run_params(params),
+        tags={JOB_TAG: job.id, "griffin.attempt": str(job.attempt)},
+    )
+    ctx = make_context(client, job, prepared, params, run.id)
+    try:
+        model, _ = train_once(ctx, job, prepared)
+        version = register(client, job, prepared, model, ctx, run.id)
     except BaseException as exc:
         reason = exc.reason if isinstance(exc, JobFailed) else str(exc)
         client.end_run(run.id, "FAILED", reason=reason[:500])
         raise
     client.end_run(run.id)
-    outcome = Outcome(definition.name, version.version, run.id)
+    outcome = Outcome(definition.name, version, run.id)
     client.report_job(
         job_id, result={"model": outcome.model, "version": outcome.version, "run_id": run.id}
     )

@@ -4,6 +4,9 @@ The sweep's process submits one child job per trial (at most ``parallel`` at a t
 sweep's settings and the trial's parameters on top of its own overrides, waits for them, reads
 the chosen metric from the version each successful trial registered, and reports the best
 trial as its result. Cancelling the sweep cancels its trials.
+
+On the ``ray`` backend (a sweep that is not distributed) the trials are Ray Tune trials of the
+sweep's own process instead: see :mod:`griffin.training.tune`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ def _format(params: dict[str, Any]) -> str:
     )
 
 
+def on_tune(parent: Job) -> bool:
+    """Whether the sweep's trials run on Ray Tune (the ``ray`` backend, one worker a trial)."""
+    return parent.spec.backend == "ray" and parent.spec.resources.workers <= 1
+
+
 def run_sweep(client: Client, job_id: str, *, poll: float = 0.5) -> dict[str, Any]:
     """Run sweep job ``job_id`` to the end; returns (and reports) its result."""
     parent = client.get_job(job_id)
@@ -65,6 +73,10 @@ def run_sweep(client: Client, job_id: str, *, poll: float = 0.5) -> dict[str, An
         f"{parent.spec.model}, {sweep.parallel} at a time, best by {sweep.goal} {sweep.metric}",
         flush=True,
     )
+    if on_tune(parent):
+        from griffin.training.tune import tune_sweep
+
+        return _report(client, parent, tune_sweep(client, parent, sweep, trials))
     stopping: list[int] = []
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -132,10 +144,14 @@ def run_sweep(client: Client, job_id: str, *, poll: float = 0.5) -> dict[str, An
         "trials": len(trials),
         "succeeded": succeeded,
     }
-    client.report_job(job_id, result=result)
+    return _report(client, parent, result)
+
+
+def _report(client: Client, parent: Job, result: dict[str, Any]) -> dict[str, Any]:
+    client.report_job(parent.id, result=result)
     print(
-        f"griffin: best trial {trial.number}: {sweep.metric}={value:.6g} "
-        f"({_format(trial.params)}), {parent.spec.model} version {result['version']}",
+        f"griffin: best trial {result['best_trial']}: {result['metric']}={result['value']:.6g} "
+        f"({_format(result['params'])}), {result['model']} version {result['version']}",
         flush=True,
     )
     return result
