@@ -39,6 +39,8 @@ def test_a_grid_sweep_runs_its_trials_and_reports_the_best(tmp_path: Path) -> No
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIFFIN_")}
     env["GRIFFIN_HOME"] = str(tmp_path / "home")
+    # One slot only: the sweep itself must not take it, or its trials would never start.
+    env["GRIFFIN_JOB_MAX_PARALLEL"] = "1"
     done = subprocess.run(
         [GRIFFIN, "train", "--sweep", "sweep.yaml", "--json"],
         check=False,

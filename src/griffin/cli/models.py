@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from griffin.cli.output import format_time, print_json, print_kv, print_note, print_table
+from griffin.cli.output import (
+    format_time,
+    print_json,
+    print_kv,
+    print_note,
+    print_table,
+    to_jsonable,
+)
 from griffin.cli.state import JsonOpt, ProjectOpt, open_client
 from griffin.domain.registry import AliasChange, ModelVersion, parse_model_ref
 
@@ -212,7 +219,9 @@ def lineage_command(
         if ref is not None:
             found = client.resolve_model(ref)
             if json:
-                print_json({"name": found.name, "version": found.version, **_lineage(found)})
+                print_json(
+                    {"name": found.name, "version": found.version, **found.lineage.to_json()}
+                )
                 return
             print_note(f"{found.name} v{found.version}")
             _lineage_kv(found)
@@ -227,10 +236,6 @@ def lineage_command(
         [(u["model"], u["version"], u["view"], u["view_version"] or "?") for u in uses],
         empty=f"no registered model version used feature view {feature_view!r}",
     )
-
-
-def _lineage(found: ModelVersion) -> dict[str, object]:
-    return found.lineage.to_json()
 
 
 @app.command("promote")
@@ -309,20 +314,13 @@ def alias_history_command(
     with open_client(project) as client:
         events = client.model_alias_history(name, alias, limit=limit)
     if json:
-        print_json([{**_event(e), "action": e.action} for e in events])
+        print_json([{**to_jsonable(e), "action": e.action} for e in events])
         return
     print_table(
         ["when", "alias", "change", "from", "to", "by"],
         [(e.at, e.alias, e.action, e.from_version, e.to_version, e.user) for e in events],
         empty=f"no alias changes for {name!r}",
     )
-
-
-def _event(event: object) -> dict[str, object]:
-    from griffin.cli.output import to_jsonable
-
-    data: dict[str, object] = to_jsonable(event)
-    return data
 
 
 @app.command("download")

@@ -18,7 +18,7 @@ import typer
 
 from griffin.cli.output import err_console, print_json, print_kv, print_note, print_table
 from griffin.cli.state import JsonOpt, ProjectOpt, open_client
-from griffin.errors import GriffinError, InvalidArgument
+from griffin.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from griffin.client import Client
@@ -357,9 +357,7 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
             time.sleep(0.2)
     if runner is not None:
         runner.join(timeout=60)
-    if errors and isinstance(errors[0], GriffinError):
-        raise errors[0]
-    if errors:
+    if errors:  # the dispatcher's own failure (a Griffin error prints as one line)
         raise errors[0]
     return client.get_job(job.id)
 

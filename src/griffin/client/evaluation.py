@@ -8,15 +8,10 @@ from typing import Any
 from griffin.client.feature_data import FeatureDataMixin
 from griffin.client.feature_online import FeatureOnlineMixin
 from griffin.client.models import ModelsMixin
-from griffin.domain.registry import ModelVersion
+from griffin.domain.registry import EVALUATED_ON_TAG, TARGET_TAG, TASK_TAG, ModelVersion
 from griffin.errors import InvalidArgument
 
-__all__ = ["TARGET_TAG", "TASK_TAG", "Evaluation", "EvaluationMixin"]
-
-# Tags a training job puts on the versions it registers, used as evaluation defaults.
-TARGET_TAG = "griffin.target"
-TASK_TAG = "griffin.task"
-EVALUATED_ON_TAG = "griffin.evaluated_on"
+__all__ = ["Evaluation", "EvaluationMixin"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,11 @@ from griffin.domain.validation import MAX_KEY_LENGTH, check_key
 from griffin.errors import InvalidArgument
 
 __all__ = [
+    "EVALUATED_ON_TAG",
+    "JOB_TAG",
     "LATEST",
+    "TARGET_TAG",
+    "TASK_TAG",
     "AliasChange",
     "AliasEvent",
     "FeatureUse",
@@ -32,6 +36,13 @@ __all__ = [
     "parse_gate",
     "parse_model_ref",
 ]
+
+# Tags Griffin puts on the versions it registers: a training job's target column and task (the
+# defaults of an evaluation), the job that trained it, and what an evaluation scored.
+TARGET_TAG = "griffin.target"
+TASK_TAG = "griffin.task"
+JOB_TAG = "griffin.job_id"
+EVALUATED_ON_TAG = "griffin.evaluated_on"
 
 LATEST = "latest"  # reserved: ``name@latest`` is the newest version, never a stored alias
 MAX_MODEL_NAME_LENGTH = 128

@@ -9,6 +9,9 @@ on every start and poll for changes — so it is one indexed statement
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.registry import (
@@ -26,7 +29,7 @@ from griffin.errors import Conflict, InvalidArgument, NotFound
 from griffin.store import projects
 from griffin.store import registry as store
 from griffin.store.orm.base import utcnow
-from griffin.store.orm.registry import ModelAliasEventRow, ModelAliasRow
+from griffin.store.orm.registry import ModelAliasEventRow, ModelAliasRow, RegisteredModelRow
 from griffin.store.session import Database
 
 __all__ = [
@@ -146,19 +149,27 @@ def set_alias(
             current.version = number
             current.updated_at = now
             current.updated_by = principal.user
-        session.add(
-            ModelAliasEventRow(
-                model_id=model.id,
-                alias=alias,
-                from_version=before,
-                to_version=number,
-                user=principal.user,
-                at=now,
-            )
+        return _recorded(session, model, alias, before, number, principal.user, now)
+
+
+def _recorded(
+    session: Session,
+    model: RegisteredModelRow,
+    alias: str,
+    before: int | None,
+    after: int | None,
+    user: str,
+    at: datetime,
+) -> AliasChange:
+    """Write the event of an alias change (in the change's transaction) and describe it."""
+    session.add(
+        ModelAliasEventRow(
+            model_id=model.id, alias=alias, from_version=before, to_version=after, user=user, at=at
         )
-        model.updated_at = now
-        session.flush()
-        return AliasChange(name, alias, before, number, changed=True)
+    )
+    model.updated_at = at
+    session.flush()
+    return AliasChange(model.name, alias, before, after, changed=True)
 
 
 def promote(
@@ -189,22 +200,8 @@ def delete_alias(
             raise NotFound(
                 f"model {name!r} has no alias {alias!r}", details={"model": name, "alias": alias}
             )
-        before = current.version
         session.delete(current)
-        now = utcnow()
-        session.add(
-            ModelAliasEventRow(
-                model_id=model.id,
-                alias=alias,
-                from_version=before,
-                to_version=None,
-                user=principal.user,
-                at=now,
-            )
-        )
-        model.updated_at = now
-        session.flush()
-        return AliasChange(name, alias, before, None, changed=True)
+        return _recorded(session, model, alias, current.version, None, principal.user, utcnow())
 
 
 def alias_history(

@@ -17,7 +17,7 @@ from griffin.errors import InvalidArgument
 if TYPE_CHECKING:
     from griffin.client import Client
 
-__all__ = ["read_rows", "run_evaluate", "run_predict", "write_rows"]
+__all__ = ["check_output", "read_rows", "run_evaluate", "run_predict", "write_rows"]
 
 _READERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 _WRITERS = (".parquet", ".csv", ".jsonl")

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from griffin.domain.registry import FeatureUse, Lineage
+from griffin.domain.registry import JOB_TAG, TARGET_TAG, TASK_TAG, FeatureUse, Lineage
 from griffin.errors import GriffinError, InvalidArgument
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ __all__ = [
     "run_job",
     "train_once",
 ]
-
-TARGET_TAG = "griffin.target"
-TASK_TAG = "griffin.task"
-JOB_TAG = "griffin.job_id"
 
 
 class JobFailed(Exception):

@@ -29,10 +29,10 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from griffin.domain.registry import JOB_TAG
 from griffin.domain.sweeps import best_trial
 from griffin.errors import GriffinError
 from griffin.training.runner import (
-    JOB_TAG,
     JobFailed,
     make_context,
     params_for,
