@@ -15,7 +15,14 @@ from sqlalchemy import create_engine, inspect, text
 from griffin.config import load_settings
 from griffin.errors import Conflict
 from griffin.platform import open_platform
-from griffin.store.migrate import current_revision, ensure_schema, head_revision, upgrade
+from griffin.store.migrate import (
+    HEAD_REVISION,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    scripts_head,
+    upgrade,
+)
 from griffin.store.orm import Base
 from griffin.store.session import Database
 
@@ -94,6 +101,11 @@ def test_migrations_match_the_orm(database_url: str) -> None:
 
 def test_head_revision_is_single() -> None:
     assert head_revision() == "0006"  # one head: the chain has no branches
+
+
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    # HEAD_REVISION spares every process from importing alembic; a new migration must bump it.
+    assert scripts_head() == HEAD_REVISION
 
 
 @pytest.mark.postgres
