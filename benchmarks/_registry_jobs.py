@@ -75,7 +75,7 @@ def train(ctx):
 # The breakdown, in order: (key, label); consecutive keys tile created -> ended.
 STAGES = (
     ("queued_to_claimed", "queued -> claimed by the dispatcher"),
-    ("claimed_to_process", "claimed -> job process started (launch, sh, exec)"),
+    ("claimed_to_process", "claimed -> job process started (launch, sh, exec; 0 if prestarted)"),
     ("process_to_train", "process start -> train() entered (imports, client, code, run)"),
     ("train_s", "train() itself (imports sklearn, data, fit)"),
     ("train_to_registered", "train() returned -> version registered (save, upload, register)"),
@@ -178,6 +178,7 @@ class TrainSeries:
             "launch_to_submitted": created - launched,
             "created_to_ended": ended - created,
             "created_to_registered": registered - created,
+            "command_to_registered": registered - launched,
             "fit_s": fit,
             "overhead_s": ended - created - fit,
             "ended_to_command_exit": exited - ended,
@@ -191,6 +192,11 @@ class TrainSeries:
         exit_path = Path(str(handle.get("exit_path", "")))
         exit_at = exit_path.stat().st_mtime if exit_path.is_file() else None
         start = own.get("process_start") or None
+        if start is not None and claimed is not None and start < claimed:
+            # A prestarted interpreter (setting job_prestart) began before the job existed:
+            # its part of the job starts at the claim, when it was handed the job.
+            figures["prestarted"] = 1.0
+            start = claimed
         if claimed is not None:
             figures["queued_to_claimed"] = claimed - created
         if claimed is not None and start is not None:
@@ -201,6 +207,7 @@ class TrainSeries:
             figures["train_s"] = own["returned"] - own["entered"]
             figures["platform_s"] = ended - created - figures["train_s"]
             figures["train_to_registered"] = registered - own["returned"]
+            figures["command_to_registered_less_train"] = registered - launched - figures["train_s"]
         if exit_at is not None:
             figures["registered_to_exit"] = exit_at - registered
             figures["exit_to_ended"] = ended - exit_at

@@ -206,6 +206,8 @@ JOB_ROWS: tuple[tuple[str, str], ...] = (
     ("fit_s", "fit (LogisticRegression on 200 rows)"),
     ("overhead_s", "overhead = (created -> ended) - fit"),
     ("platform_s", "... less all of train(), the model's own imports too"),
+    ("command_to_registered", "command start -> version registered"),
+    ("command_to_registered_less_train", "... less all of train()"),
     *STAGES,
     ("ended_to_command_exit", "job ended -> command exited (log follow, print)"),
 )
@@ -307,6 +309,15 @@ def print_tables(rows: list[Row], results: Results) -> None:
                     "[green]PASS[/]" if v else "[red]MISS[/]" for v in verdicts
                 )
             jobs.add_row(("  " if (key, label) in STAGES else "") + label, *cells, target)
+        jobs.add_row(
+            "timed runs handed to a prestarted interpreter",
+            *[
+                f"{sum(1 for r in results.jobs[n].get('runs', []) if r.get('prestarted'))}"
+                f"/{len(results.jobs[n].get('runs', []))}"
+                for n in names
+            ],
+            "",
+        )
         first = [results.jobs[n].get("first", {}) for n in names]
         if any(first):
             jobs.add_section()

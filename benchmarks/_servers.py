@@ -174,9 +174,11 @@ def griffin_server(env: dict[str, str], home: Path, workers: int, tag: str) -> I
         "warning",
         "--no-access-log",
     ]
+    url = f"http://127.0.0.1:{port}"
+    # As `griffin server` does: the jobs its dispatcher launches reach it at this address.
+    env = env | {"GRIFFIN_URL": url}
     proc = Proc(f"griffin server ({tag})", argv, env=env, cwd=home, log=home / f"{tag}.log")
     try:
-        url = f"http://127.0.0.1:{port}"
         took = wait_ready(proc, f"{url}/readyz", 60)
         say(f"  griffin server ({workers} worker(s)) ready in {took:.1f} s on {url}")
         yield url

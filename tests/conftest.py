@@ -36,6 +36,9 @@ def _isolated_env(
         if name.startswith("GRIFFIN_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("GRIFFIN_HOME", str(tmp_path_factory.mktemp("home")))
+    # An interpreter started ahead of every job would double the CPU each job test costs on
+    # a 2-core machine; tests/launcher/test_launcher_prestart.py turns it on where it is tested.
+    monkeypatch.setenv("GRIFFIN_JOB_PRESTART", "false")
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 

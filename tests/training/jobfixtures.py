@@ -8,7 +8,8 @@ params say:
   ``succeed_at``, default 2, then succeeds);
 - ``seconds``: how long it sleeps first (in every mode);
 - ``lines``: how many numbered lines it prints first;
-- ``report_running``: whether it reports RUNNING (default true).
+- ``report_running``: whether it reports RUNNING (default true);
+- ``show_token``: print the API token the job was given (``GRIFFIN_TOKEN``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def main() -> None:
         print(f"attempt {attempt} of job {args.job} in {Path.cwd().name}", flush=True)
         if params.get("report_running", True):
             client.report_job(args.job, status="RUNNING")
+        if params.get("show_token"):
+            print(f"token={os.environ.get('GRIFFIN_TOKEN', '')}", flush=True)
         for i in range(int(params.get("lines", 0) or 0)):
             print(f"line {i}", flush=True)
         if params.get("seconds"):

@@ -6,6 +6,7 @@ test picks through the spec's params.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,12 +14,14 @@ from typing import Any
 
 import pytest
 from jobfixtures import read_job, use_fixture_entrypoint, wait_for
+from pydantic import SecretStr
 from sqlalchemy import update
 
+from griffin.accounts.service import authenticate, list_tokens
 from griffin.config import Settings
 from griffin.domain.accounts import ALL_PROJECTS, Principal, Role
 from griffin.domain.jobs import JobStatus
-from griffin.errors import BackendUnavailable
+from griffin.errors import BackendUnavailable, Unauthenticated
 from griffin.launcher.local import LocalLauncher, _alive
 from griffin.platform import Platform, open_platform
 from griffin.store.orm.base import utcnow
@@ -78,6 +81,40 @@ def test_a_job_runs_to_success_with_its_logs_and_result(jobs_platform: Platform)
     log = _log(jobs_platform, job_id)
     assert f"attempt 1 of job {job_id} in work" in log
     assert "line 0\nline 1\nline 2\ndone\n" in log
+
+
+def test_a_job_gets_a_token_of_its_own_revoked_when_it_ends(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_fixture_entrypoint(monkeypatch)
+    worker_secret = "gft_the_workers_own"
+    platform = open_platform(
+        settings.model_copy(update={"job_poll_interval_s": 0.05, "token": SecretStr(worker_secret)})
+    )
+    try:
+        eve = Principal("eve", "default", Role.EDITOR)
+        job_id = jobs.submit_job(
+            platform.db, eve, "default", {"model": "m", "params": {"show_token": True}}
+        ).id
+        job = Dispatcher(platform).run_until_done(job_id, timeout=60)
+        assert job.status is JobStatus.SUCCEEDED, job.status_reason
+        found = re.search(r"token=(\S*)", _log(platform, job_id))
+        assert found is not None
+        secret = found.group(1)
+        assert secret
+        assert secret != worker_secret
+        # It was eve's, an editor of the job's project only, and it died with the job.
+        [token] = [
+            t
+            for t in list_tokens(platform.db, None, "default")
+            if t.description.startswith(f"job {job_id} ")
+        ]
+        assert (token.user, token.project, token.role) == ("eve", "default", Role.EDITOR)
+        assert token.revoked_at is not None
+        with pytest.raises(Unauthenticated):
+            authenticate(platform.db, secret)
+    finally:
+        platform.close()
 
 
 def test_a_failure_of_the_jobs_code_is_never_retried(jobs_platform: Platform) -> None:

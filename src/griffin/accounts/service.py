@@ -15,8 +15,10 @@ __all__ = [
     "create_project",
     "create_token",
     "get_project",
+    "issue_job_token",
     "list_projects",
     "list_tokens",
+    "revoke_job_tokens",
     "revoke_token",
 ]
 
@@ -103,3 +105,30 @@ def revoke_token(db: Database, principal: Principal | None, token_id: str) -> No
         if principal is not None and principal.token_id == token_id:
             raise InvalidArgument("a token cannot revoke itself; use another admin token")
         tokens.revoke(session, token_id)
+
+
+def _job_token_label(job_id: str) -> str:
+    return f"job {job_id} "
+
+
+def issue_job_token(db: Database, user: str, project: str, job_id: str, attempt: int) -> str:
+    """A token for one attempt of a job: its submitter's, as an editor of its project.
+
+    The job's process gets it instead of the dispatcher's own credentials; the dispatcher
+    revokes it when the attempt ends (:func:`revoke_job_tokens`). Returns the secret.
+    """
+    _, secret = create_token(
+        db,
+        None,
+        user=user or "anonymous",
+        project=project,
+        role=Role.EDITOR,
+        description=f"{_job_token_label(job_id)}attempt {attempt}",
+    )
+    return secret
+
+
+def revoke_job_tokens(db: Database, job_id: str) -> int:
+    """Revoke every live token issued to a job's attempts; returns how many."""
+    with db.session(write=True) as session:
+        return tokens.revoke_described(session, _job_token_label(job_id))

@@ -229,7 +229,12 @@ def worker_command(
             dispatcher.shutdown()
             return
         stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+        def stop_now(*_: object) -> None:
+            stop.set()
+            dispatcher.wake()  # not after the poll interval
+
+        previous = signal.signal(signal.SIGTERM, stop_now)
         print_note(
             f"worker {dispatcher.worker_id}: running {', '.join(dispatcher.backends)} jobs, "
             f"{dispatcher.max_jobs} at a time; Ctrl-C to stop"
@@ -240,7 +245,7 @@ def worker_command(
             while thread.is_alive():
                 thread.join(0.2)
         except KeyboardInterrupt:
-            stop.set()
+            stop_now()
             thread.join(30)
         finally:
             signal.signal(signal.SIGTERM, previous)

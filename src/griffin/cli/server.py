@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "GRIFFIN_"
 
-__all__ = ["app_factory", "check_binding", "is_loopback", "register"]
+__all__ = ["app_factory", "check_binding", "is_loopback", "jobs_url", "register"]
 
 
 def is_loopback(host: str) -> bool:
@@ -83,6 +83,17 @@ def _urls(host: str, port: int) -> tuple[str, str]:
     return f"http://{shown}:{port}", f"{host}:{port}"
 
 
+def jobs_url(host: str, port: int) -> str:
+    """The server's address as a process on this machine reaches it."""
+    if host in {"0.0.0.0", ""}:
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def serve(
     host: Annotated[
         str | None,
@@ -118,6 +129,11 @@ def serve(
         overrides["auth"] = "required" if auth else "off"
     settings = current_state().settings(**overrides)
     check_binding(settings)
+    if settings.server_dispatcher and not settings.url:
+        # The jobs this server launches reach it here, as light HTTP clients. Set GRIFFIN_URL
+        # where they need another address (Ray workers on other machines).
+        overrides["url"] = jobs_url(settings.host, settings.port)
+        settings = current_state().settings(**overrides)
     dialect, has_tokens = _check_database(settings)
 
     import uvicorn

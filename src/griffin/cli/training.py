@@ -8,6 +8,7 @@ in the foreground, until the job has ended.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from griffin.cli.output import err_console, print_json, print_kv, print_note, print_table
-from griffin.cli.state import JsonOpt, ProjectOpt, open_client
+from griffin.cli.state import JsonOpt, ProjectOpt, current_state, open_client
 from griffin.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -262,6 +263,7 @@ def train_command(
     if dataset is not None and entity_rows is not None:
         raise typer.BadParameter("give --dataset or --entity-rows, not both")
     overrides = dict(_param(p) for p in param or [])
+    _prestart_job_process(backend, detach)
     with open_client(project) as client:
         plan = client.apply_models(path)
         names = [i.name for i in plan.items if i.action != "not_in_definitions"]
@@ -303,6 +305,16 @@ def train_command(
         raise typer.Exit(1)
 
 
+def _prestart_job_process(backend: str, detach: bool) -> None:
+    """On the embedded store, the job runs here: start its interpreter now, so it imports
+    Griffin and the usual packages while this command applies the definitions."""
+    settings = current_state().settings()
+    if backend == "local" and not detach and not settings.url:
+        from griffin.launcher import prestart
+
+        prestart.ensure(settings, os.environ)
+
+
 def _read_sweep(path: Path) -> Any:
     """A sweep file: YAML (``.yaml``/``.yml``) or JSON."""
     import json as json_module
@@ -325,14 +337,19 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
     """Stream the job's log until it ends; run a dispatcher here on the embedded store."""
     from griffin.client.transport import InProcessTransport
 
-    errors: list[BaseException] = []
-    runner: threading.Thread | None = None
     transport = client._transport
-    if isinstance(transport, InProcessTransport):
-        from griffin.training.dispatcher import Dispatcher
+    if not isinstance(transport, InProcessTransport):
+        return _stream(client, job, quiet=quiet, errors=[])
+    from griffin.server.loopback import LoopbackServer
+    from griffin.training.dispatcher import Dispatcher
 
+    errors: list[BaseException] = []
+    # The job reaches this process's store over a loopback port: its own client stays light.
+    with LoopbackServer(transport.platform) as api:
         # One job in the foreground: poll often, the cost is a few small queries.
-        dispatcher = Dispatcher(transport.platform, backends=(job.spec.backend,), poll_interval=0.1)
+        dispatcher = Dispatcher(
+            transport.platform, backends=(job.spec.backend,), poll_interval=0.1, api_url=api.url
+        )
 
         def run() -> None:
             try:
@@ -342,6 +359,17 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
 
         runner = threading.Thread(target=run, name="griffin-train", daemon=True)
         runner.start()
+        try:
+            final = _stream(client, job, quiet=quiet, errors=errors)
+        finally:
+            runner.join(timeout=60)
+    if errors:  # the dispatcher's own failure (a Griffin error prints as one line)
+        raise errors[0]
+    return final
+
+
+def _stream(client: Client, job: Job, *, quiet: bool, errors: list[BaseException]) -> Job:
+    """Print the job's log as it grows until it ends (Ctrl-C cancels it); the job at its end."""
     try:
         for text in client.follow_logs(job.id, poll=0.2):
             if not quiet:
@@ -355,10 +383,6 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not client.get_job(job.id).status.is_terminal:
             time.sleep(0.2)
-    if runner is not None:
-        runner.join(timeout=60)
-    if errors:  # the dispatcher's own failure (a Griffin error prints as one line)
-        raise errors[0]
     return client.get_job(job.id)
 
 

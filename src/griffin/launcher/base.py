@@ -14,6 +14,7 @@ kind ``launcher``; each is constructed as ``cls(settings)``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -91,6 +92,19 @@ class Launcher(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Called (from any thread) when a process it started may have ended, so a dispatcher
+        # can look at once instead of at its next poll. Optional: polling alone is correct.
+        self.on_change: Callable[[], None] | None = None
+        # Whether more jobs are expected after the current ones; a launcher may prepare for
+        # them (the local one starts the next job's interpreter ahead). False for a command
+        # that runs a single job in the foreground.
+        self.expect_more = True
+
+    def changed(self) -> None:
+        """Tell whoever watches this launcher that a process's state may have changed."""
+        callback = self.on_change
+        if callback is not None:
+            callback()
 
     @abstractmethod
     def submit(self, request: LaunchRequest) -> Handle:
@@ -132,6 +146,9 @@ class Launcher(ABC):
         raise NotSupported(
             f"the {self.name or type(self).__name__} launcher cannot recover unrecorded launches"
         )
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Get ready for jobs to come (called when a dispatcher starts its loop)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately empty
         """Release resources (connections, threads); running processes are left alone."""

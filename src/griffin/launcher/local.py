@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from griffin.errors import BackendUnavailable, NotSupported
+from griffin.launcher import prestart
 from griffin.launcher.base import Handle, Launcher, LaunchRequest, LaunchStatus
 
 if TYPE_CHECKING:
@@ -112,25 +113,40 @@ class LocalLauncher(Launcher):
             # job's own fault: InvalidArgument, so it fails without a retry.
             check_environment(get_runtime(request.runtime, Path.cwd())).raise_for_mismatch()
         log_path, exit_path, handle_path = self._paths(request.job_id, request.attempt)
+        argv = list(request.argv)
+        runtime_job = tuple(argv[:3]) == prestart.RUNTIME_ARGV
+        if runtime_job:
+            argv += ["--record-imports", str(prestart.imports_file(self.settings))]
         try:
             request.working_dir.mkdir(parents=True, exist_ok=True)
             log_path.parent.mkdir(parents=True, exist_ok=True)
             exit_path.unlink(missing_ok=True)
-            with log_path.open("ab") as log:
-                process = subprocess.Popen(
-                    ["/bin/sh", "-c", _WRAPPER, "griffin-job", str(exit_path), *request.argv],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=request.working_dir,
-                    env=request.env,
-                    start_new_session=True,
-                )
+            process = None
+            ready = prestart.take(self.settings, request.env) if runtime_job else None
+            if ready is not None:
+                with contextlib.suppress(OSError):  # it died meanwhile: start one cold
+                    process = ready.hand_over(
+                        argv[3:], request.env, request.working_dir, log_path, exit_path
+                    )
+            if process is None:
+                with log_path.open("ab") as log:
+                    process = subprocess.Popen(
+                        ["/bin/sh", "-c", _WRAPPER, "griffin-job", str(exit_path), *argv],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=request.working_dir,
+                        env=request.env,
+                        start_new_session=True,
+                    )
         except OSError as exc:
             raise BackendUnavailable(
                 f"the local launcher could not start job {request.job_id}: {exc.strerror or exc}",
                 details={"job_id": request.job_id},
             ) from None
+        if runtime_job and self.expect_more:
+            # The next job's interpreter starts importing now, while this one runs.
+            prestart.ensure(self.settings, request.env)
         handle: Handle = {
             "hostname": self.hostname,
             "pid": process.pid,
@@ -141,10 +157,19 @@ class LocalLauncher(Launcher):
         }
         with _children_lock:
             _children[process.pid] = process
+        # Wait for the exit in a thread, so the dispatcher hears of it at once rather than at
+        # its next poll (Popen serialises this wait with status()'s poll()).
+        threading.Thread(
+            target=self._await_exit, args=(process,), name=f"griffin-job-{process.pid}", daemon=True
+        ).start()
         temporary = handle_path.with_suffix(".json.tmp")
         temporary.write_bytes(orjson.dumps(handle))
         temporary.replace(handle_path)
         return handle
+
+    def _await_exit(self, process: subprocess.Popen[bytes]) -> None:
+        process.wait()
+        self.changed()
 
     def _check_host(self, handle: Handle) -> None:
         if handle.get("hostname") != self.hostname:
@@ -208,6 +233,12 @@ class LocalLauncher(Launcher):
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+
+    def prepare(self) -> None:
+        prestart.ensure(self.settings, os.environ)
+
+    def close(self) -> None:
+        prestart.discard(self.settings)
 
     def recover(self, job_id: str, attempt: int) -> Handle | None:
         _, _, handle_path = self._paths(job_id, attempt)

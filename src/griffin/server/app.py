@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 await reaper
             stop_dispatcher.set()
             if dispatcher_thread is not None:
+                app.state.dispatcher.wake()
                 await run_in_threadpool(dispatcher_thread.join, 30)
 
     app = FastAPI(

@@ -14,7 +14,15 @@ from griffin.errors import NotFound
 from griffin.store.orm.accounts import ProjectRow, TokenRow, UserRow
 from griffin.store.orm.base import utcnow
 
-__all__ = ["TOKEN_PREFIX", "create", "hash_secret", "list_for", "lookup", "revoke"]
+__all__ = [
+    "TOKEN_PREFIX",
+    "create",
+    "hash_secret",
+    "list_for",
+    "lookup",
+    "revoke",
+    "revoke_described",
+]
 
 # A recognisable prefix lets secret scanners (and people) spot a leaked Griffin token.
 TOKEN_PREFIX = "gft_"
@@ -100,3 +108,15 @@ def revoke(session: Session, token_id: str) -> None:
     row = get_row(session, token_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+
+
+def revoke_described(session: Session, prefix: str) -> int:
+    """Revoke the live tokens whose description starts with ``prefix``; returns how many."""
+    query = select(TokenRow).where(
+        TokenRow.description.startswith(prefix, autoescape=True), TokenRow.revoked_at.is_(None)
+    )
+    rows = list(session.scalars(query))
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from griffin.accounts.service import issue_job_token, revoke_job_tokens
 from griffin.domain.ids import new_id
 from griffin.domain.jobs import Job, JobKind, JobSpec, JobStatus
 from griffin.errors import BackendUnavailable, GriffinError, InvalidArgument, NotSupported
@@ -77,7 +78,12 @@ class Dispatcher:
         worker_id: this dispatcher's id in the ``workers`` table; a new unique one by default.
         backends: launcher names it runs jobs for (``local`` by default).
         max_jobs: jobs it runs at once (setting ``job_max_parallel`` by default).
-        poll_interval: seconds between steps (setting ``job_poll_interval_s`` by default).
+        poll_interval: seconds between steps (setting ``job_poll_interval_s`` by default);
+            a step also comes at once after :meth:`wake` (a submitted job, a process that
+            exited).
+        api_url: the REST API the job processes talk to (``GRIFFIN_URL``), when the settings
+            name none: a server's own address, so a job's client is a light HTTP client
+            instead of an embedded store of its own.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class Dispatcher:
         backends: tuple[str, ...] | list[str] = ("local",),
         max_jobs: int | None = None,
         poll_interval: float | None = None,
+        api_url: str | None = None,
     ) -> None:
         self.platform = platform
         self.settings = platform.settings
@@ -95,10 +102,17 @@ class Dispatcher:
         self.backends = tuple(dict.fromkeys(backends)) or ("local",)
         self.max_jobs = max_jobs or self.settings.job_max_parallel
         self.poll_interval = poll_interval or self.settings.job_poll_interval_s
+        self.api_url = self.settings.url or api_url
+        self._wake = threading.Event()
+        # Jobs get tokens of their own where the API needs them: the store requires them, or
+        # this dispatcher was itself given one (its jobs' API, GRIFFIN_URL, wants them).
+        self.job_tokens = self.settings.auth == "required" or self.settings.token is not None
         # Resolved now, so a wrong backend name fails at start-up, not at the first job.
         self.launchers: dict[str, Launcher] = {
             name: open_launcher(name, self.settings) for name in self.backends
         }
+        for launcher in self.launchers.values():
+            launcher.on_change = self.wake
         self.claiming = True
         self.left_running = 0
         self._jobs: dict[str, _Supervised] = {}
@@ -111,11 +125,21 @@ class Dispatcher:
 
     # -- the loop ---------------------------------------------------------------------------
 
+    def wake(self) -> None:
+        """Take the next step now rather than after the poll interval (any thread may call)."""
+        self._wake.set()
+
+    def _pause(self) -> None:
+        self._wake.wait(self.poll_interval)
+        self._wake.clear()
+
     def run_forever(self, stop: threading.Event) -> None:
         """Step every ``poll_interval`` seconds until ``stop`` is set, then :meth:`shutdown`.
 
         Running jobs are left running: the next dispatcher on this host adopts them.
         """
+        for launcher in self.launchers.values():
+            launcher.prepare()
         try:
             while not stop.is_set():
                 try:
@@ -124,7 +148,8 @@ class Dispatcher:
                     log.warning("dispatcher %s: %s", self.worker_id, exc.message)
                 except Exception:
                     log.exception("dispatcher %s: step failed", self.worker_id)
-                stop.wait(self.poll_interval)
+                if not stop.is_set():
+                    self._pause()
         finally:
             self.shutdown()
 
@@ -135,6 +160,10 @@ class Dispatcher:
         timeout passed first, it is still running and another dispatcher will adopt it.
         """
         self._only = {job_id}
+        with self.platform.db.session() as session:
+            single = store.get(session, job_id).spec.kind != JobKind.SWEEP
+        for launcher in self.launchers.values():
+            launcher.expect_more = not single  # a sweep's trials follow it
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
@@ -145,7 +174,7 @@ class Dispatcher:
                     return job
                 if deadline is not None and time.monotonic() >= deadline:
                     return job
-                time.sleep(self.poll_interval)
+                self._pause()
         finally:
             self.shutdown()
 
@@ -300,6 +329,8 @@ class Dispatcher:
             # someone else: stop watching. A process of a job that ended must not run on.
             if row is not None and row.worker_id == self.worker_id:
                 launcher.cancel(job.handle)
+            if self.job_tokens and (row is None or JobStatus(row.status) not in ACTIVE):
+                revoke_job_tokens(self.platform.db, job.job_id)
             self._ship_logs(job)
             self._jobs.pop(job.job_id, None)
             return
@@ -388,8 +419,11 @@ class Dispatcher:
             self._move(job_id, JobStatus.FAILED, why + tries)
 
     def _move(self, job_id: str, new: JobStatus, reason: str, **values: Any) -> JobStatus | None:
-        """Move one of this worker's active jobs to ``new``; None when it was no longer ours."""
-        return service.transition(
+        """Move one of this worker's active jobs to ``new``; None when it was no longer ours.
+
+        An attempt that ends (or is queued again) loses its API token.
+        """
+        moved = service.transition(
             self.platform.db,
             job_id,
             [s for s in ACTIVE if s != new],
@@ -399,6 +433,9 @@ class Dispatcher:
             only_worker=self.worker_id,
             **values,
         )
+        if moved is not None and new not in ACTIVE and self.job_tokens:
+            revoke_job_tokens(self.platform.db, job_id)
+        return moved
 
     def _ship_logs(self, job: _Supervised) -> None:
         """Copy what the process wrote since the last call to the artifact store, in chunks."""
@@ -439,7 +476,12 @@ class Dispatcher:
             return set(session.scalars(query))
 
     def _environment(self, job: Job) -> dict[str, str]:
-        """The process's environment: this one, plus the settings that reach the same store."""
+        """The process's environment: this one, plus the settings that reach the same store.
+
+        With ``api_url`` the job talks to that server over HTTP. When the store requires
+        tokens, the job gets a token of its own (its submitter's, as an editor of its
+        project), revoked when the attempt ends: never the worker's own.
+        """
         settings = self.settings
         env = dict(os.environ)
         env.update(
@@ -454,10 +496,13 @@ class Dispatcher:
                 "GRIFFIN_JOB_ATTEMPT": str(job.attempt),
             }
         )
-        if settings.url:
-            env["GRIFFIN_URL"] = settings.url
-        if settings.token is not None:
-            env["GRIFFIN_TOKEN"] = settings.token.get_secret_value()
+        env.pop("GRIFFIN_TOKEN", None)
+        if self.api_url:
+            env["GRIFFIN_URL"] = self.api_url
+        if self.job_tokens:
+            env["GRIFFIN_TOKEN"] = issue_job_token(
+                self.platform.db, job.created_by, job.project, job.id, job.attempt
+            )
         return env
 
     def _launch(self, job: Job) -> None:

@@ -350,28 +350,45 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m griffin.runtime --job ID``: run one job; the exit status says how it went."""
     parser = argparse.ArgumentParser(prog="python -m griffin.runtime")
     parser.add_argument("--job", default=os.environ.get("GRIFFIN_JOB_ID"), help="the job id")
+    parser.add_argument(
+        "--record-imports",
+        type=Path,
+        metavar="PATH",
+        help="add the third-party packages this job imported to PATH, so the launcher's next "
+        "prestarted process imports them ahead",
+    )
     args = parser.parse_args(argv)
-    if not args.job:
+    try:
+        return _run(args.job, parser)
+    finally:
+        if args.record_imports is not None:
+            from griffin.launcher.prestart import record_imports
+
+            record_imports(args.record_imports)
+
+
+def _run(job_id: str | None, parser: argparse.ArgumentParser) -> int:
+    if not job_id:
         parser.error("give --job ID (or set GRIFFIN_JOB_ID)")
     from griffin.client import Client
 
     with Client() as client:
         try:
-            kind = client.get_job(args.job).spec.kind
+            kind = client.get_job(job_id).spec.kind
             if kind in {"evaluate", "predict"}:
                 from griffin.training.batch import run_evaluate, run_predict
 
-                (run_evaluate if kind == "evaluate" else run_predict)(client, args.job)
+                (run_evaluate if kind == "evaluate" else run_predict)(client, job_id)
             elif kind == "sweep":
                 from griffin.training.sweeps import run_sweep
 
-                run_sweep(client, args.job)
+                run_sweep(client, job_id)
             else:
-                run_job(client, args.job)
+                run_job(client, job_id)
         except (JobFailed, GriffinError) as exc:
             reason = exc.reason if isinstance(exc, JobFailed) else exc.headline
             print(f"griffin: job failed: {reason}", file=sys.stderr)
-            _report_failure(client, args.job, reason)
+            _report_failure(client, job_id, reason)
             return 1
     return 0
 

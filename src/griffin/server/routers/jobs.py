@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 
 from griffin.domain.jobs import JobKind, JobStatus
@@ -19,13 +19,26 @@ LOG_OFFSET_HEADER = "x-griffin-log-next-offset"
 JOB_STATUS_HEADER = "x-griffin-job-status"
 
 
+def _wake_dispatcher(request: Request) -> None:
+    """This server's own dispatcher acts now, not at its next poll."""
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.wake()
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 def submit_job(
-    project: str, body: JobSpecIn, platform: CurrentPlatform, principal: CurrentPrincipal
+    project: str,
+    body: JobSpecIn,
+    request: Request,
+    platform: CurrentPlatform,
+    principal: CurrentPrincipal,
 ) -> JobOut:
     """Queue a job (editor); a dispatcher claims and launches it."""
     spec = body.model_dump(mode="json")
-    return JobOut.of_job(service.submit_job(platform.db, principal, project, spec))
+    job = service.submit_job(platform.db, principal, project, spec)
+    _wake_dispatcher(request)
+    return JobOut.of_job(job)
 
 
 @router.get("")
@@ -96,10 +109,16 @@ def job_logs(
 
 @router.post("/{job_id}/cancel")
 def cancel_job(
-    project: str, job_id: str, platform: CurrentPlatform, principal: CurrentPrincipal
+    project: str,
+    job_id: str,
+    request: Request,
+    platform: CurrentPlatform,
+    principal: CurrentPrincipal,
 ) -> JobOut:
     """Cancel a job (editor): a queued one at once, a running one through its dispatcher."""
-    return JobOut.of_job(service.cancel_job(platform.db, principal, project, job_id))
+    job = service.cancel_job(platform.db, principal, project, job_id)
+    _wake_dispatcher(request)
+    return JobOut.of_job(job)
 
 
 @router.post("/{job_id}/report")
