@@ -61,6 +61,38 @@ def test_read_only_session_refuses_core_writes(platform: Platform, statement: An
     assert [(r.name, r.description) for r in rows] == [("default", "")]
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        insert(ProjectRow).values(id="p" * 32, name="sneaky", description="", created_at=utcnow()),
+        update(ProjectRow).values(description="changed"),
+    ],
+    ids=["insert", "update"],
+)
+def test_read_now_refuses_writes(platform: Platform, statement: Any) -> None:
+    # On PostgreSQL read_now() runs in autocommit mode: a write would stick at once.
+    with pytest.raises(GriffinError, match="read-only session tried to write"):
+        platform.db.read_now(lambda session: session.execute(statement))
+    assert platform.db.read_now(
+        lambda session: [(r.name, r.description) for r in session.scalars(select(ProjectRow))]
+    ) == [("default", "")]
+
+
+@pytest.mark.postgres
+def test_read_now_survives_a_connection_the_server_dropped(pg_database: str) -> None:
+    # read_now() skips the pool's ping: a dropped connection must cost a retry, not an error.
+    db = Database(pg_database)
+    try:
+        names = db.read_now(lambda session: list(session.scalars(select(ProjectRow.name))))
+        pid = db.read_now(lambda session: session.execute(text("SELECT pg_backend_pid()")).scalar())
+        with db.session() as session:
+            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        again = db.read_now(lambda session: list(session.scalars(select(ProjectRow.name))))
+        assert again == names
+    finally:
+        db.dispose()
+
+
 def test_write_session_commits_and_rows_stay_readable(platform: Platform) -> None:
     with platform.db.session(write=True) as session:
         created = projects.create(session, "vision", "images")

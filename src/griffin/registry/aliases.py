@@ -47,10 +47,11 @@ def resolve(db: Database, principal: Principal, project: str, name: str, ref: st
     principal.require(Role.VIEWER, project)
     if not ref.isdigit() and ref.lower() != LATEST:
         check_alias(ref)
+    # The hot path: one statement, one round trip (servers and batch jobs poll this).
+    found = db.read_now(lambda session: store.resolve(session, project, name, ref))
+    if found is not None:
+        return found
     with db.session() as session:
-        found = store.resolve(session, project, name, ref)
-        if found is not None:
-            return found
         # A miss: say exactly what is missing (the project, the model, the version, the alias).
         project_row = projects.get_row(session, project)
         model = store.get_model_row(session, project_row, name)
