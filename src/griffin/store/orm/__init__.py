@@ -5,6 +5,7 @@ The four stores of DESIGN.md add their modules here (features, models, workflows
 
 from griffin.store.orm import (
     accounts,
+    deployments,
     feature_data,
     features,
     jobs,
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "UTCDateTime",
     "accounts",
+    "deployments",
     "feature_data",
     "features",
     "jobs",

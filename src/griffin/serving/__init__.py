@@ -1,0 +1,1 @@
+"""The serving platform: deployments, the inference server and batch inference."""
