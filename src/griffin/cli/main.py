@@ -17,6 +17,7 @@ from griffin._version import __version__
 from griffin.cli import (
     config,
     db,
+    deployments,
     experiments,
     features,
     init,
@@ -151,6 +152,7 @@ app.add_typer(models.app, name="models")
 model_definitions.register(models.app)
 app.add_typer(jobs.app, name="jobs")
 jobs.register(app)
+app.add_typer(deployments.app, name="deployments")
 training.register(app, models.app)
 init.register(app)
 quickstart.register(app)

@@ -18,6 +18,7 @@ from griffin.client import wire
 from griffin.client._base import segment
 from griffin.client.accounts import AccountsMixin
 from griffin.client.artifacts import ArtifactsMixin
+from griffin.client.deployments import DeploymentsMixin
 from griffin.client.evaluation import EvaluationMixin
 from griffin.client.experiments import ExperimentsMixin
 from griffin.client.feature_data import FeatureDataMixin
@@ -52,6 +53,7 @@ class Client(
     FeatureSkewMixin,
     ModelDefinitionsMixin,
     JobsMixin,
+    DeploymentsMixin,
 ):
     """A connection to Griffin: to a server over HTTP, or to the embedded store in-process.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -200,6 +200,29 @@ class DeploymentRevision:
     comment: str = ""
     rolled_back_to: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "action": self.action.value,
+            "config": self.config.to_json(),
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "comment": self.comment,
+            "rolled_back_to": self.rolled_back_to,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeploymentRevision:
+        return cls(
+            revision=int(data["revision"]),
+            action=DeploymentAction(data["action"]),
+            config=DeploymentConfig.parse(data["config"]),
+            created_by=str(data.get("created_by", "")),
+            created_at=datetime.fromisoformat(str(data["created_at"])),
+            comment=str(data.get("comment", "")),
+            rolled_back_to=data.get("rolled_back_to"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
@@ -214,8 +237,34 @@ class Deployment:
     updated_at: datetime
     tags: dict[str, str] = field(default_factory=dict)
 
-    def with_config(self, config: DeploymentConfig, revision: int, at: datetime) -> Deployment:
-        return replace(self, config=config, revision=revision, updated_at=at)
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "project": self.project,
+            "name": self.name,
+            "description": self.description,
+            "config": self.config.to_json(),
+            "revision": self.revision,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "tags": dict(self.tags),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Deployment:
+        return cls(
+            id=str(data["id"]),
+            project=str(data["project"]),
+            name=str(data["name"]),
+            description=str(data.get("description", "")),
+            config=DeploymentConfig.parse(data["config"]),
+            revision=int(data["revision"]),
+            created_by=str(data.get("created_by", "")),
+            created_at=datetime.fromisoformat(str(data["created_at"])),
+            updated_at=datetime.fromisoformat(str(data["updated_at"])),
+            tags=dict(data.get("tags") or {}),
+        )
 
 
 def _traffic(value: Any) -> tuple[TrafficRoute, ...]:

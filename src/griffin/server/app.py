@@ -18,6 +18,7 @@ from griffin.platform import Platform, open_platform
 from griffin.server.errors import install_error_handlers
 from griffin.server.limits import BodyLimit
 from griffin.server.routers import (
+    deployments,
     experiments,
     feature_data,
     feature_materialization,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         experiments,
         model_definitions,
         jobs,
+        deployments,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

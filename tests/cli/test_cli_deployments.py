@@ -1,0 +1,85 @@
+"""`griffin deployments` on the embedded store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cli_helpers import Invoke, assert_one_line_error
+
+from griffin.client import Client
+from griffin.config import load_settings
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    """Model ``eta`` with versions 1-3, ``champion`` on 2 and ``challenger`` on 3, on the
+    settings the CLI reads (the test's GRIFFIN_HOME)."""
+    with Client(settings=load_settings()) as opened:
+        run = opened.create_run("deployments")
+        for _ in range(3):
+            opened.create_model_version("eta", f"runs:/{run.id}/model", "sklearn")
+        opened.set_model_alias("eta", "champion", 2)
+        opened.set_model_alias("eta", "challenger", 3)
+        yield opened
+
+
+def test_create_canary_roll_back_list_and_show(
+    client: Client, cli: Invoke, cli_json: Callable[..., Any]
+) -> None:
+    created = cli_json(
+        "deployments", "create", "eta-prod", "eta@champion", "--max-batch-size", "64",
+        "--description", "ETA", "--allow-degraded",
+    )  # fmt: skip
+    assert created["revision"] == 1
+    assert created["config"]["traffic"] == [{"ref": "eta@champion", "weight": 100}]
+    assert (created["config"]["max_batch_size"], created["config"]["allow_degraded"]) == (64, True)
+    canary = cli_json(
+        "deployments", "update", "eta-prod", "-t", "eta@champion=90", "-t", "eta@challenger=10",
+        "--shadow", "eta/1", "-m", "canary",
+    )  # fmt: skip
+    assert canary["revision"] == 2
+    assert canary["config"]["shadows"] == ["eta/1"]
+    unshadowed = cli_json("deployments", "update", "eta-prod", "--no-shadows")
+    assert (unshadowed["revision"], unshadowed["config"]["shadows"]) == (3, [])
+    back = cli_json("deployments", "rollback", "eta-prod", "--to-revision", "1", "-m", "undo")
+    assert (back["revision"], back["config"]) == (4, created["config"])
+    listed = cli_json("deployments", "list")
+    assert [(d["name"], d["revision"]) for d in listed] == [("eta-prod", 4)]
+    shown = cli_json("deployments", "show", "eta-prod")
+    assert [(r["revision"], r["action"], r["rolled_back_to"]) for r in shown["revisions"]] == [
+        (4, "rollback", 1),
+        (3, "update", None),
+        (2, "update", None),
+        (1, "create", None),
+    ]
+    text = cli("deployments", "show", "eta-prod")
+    assert text.exit_code == 0
+    assert "rollback to 1" in text.stdout
+    assert "revisions" in text.stdout  # (the table's width follows the terminal's)
+    table = cli("deployments", "list")
+    assert "eta@champion 100%" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create", "eta", "eta@nightly"], "has no alias 'nightly'"),
+        (["create", "eta", "-t", "eta@champion=60"], "add up to 60"),
+        (["create", "eta", "-t", "eta@champion"], "use REF=WEIGHT"),
+        (["create", "Eta", "eta@champion"], "invalid deployment name"),
+        (["create", "eta", "eta@champion", "--workers", "0"], "workers must be an integer"),
+        (["rollback", "nope"], "unknown deployment 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line(client: Client, cli: Invoke, args: list[str], message: str) -> None:
+    result = cli("deployments", *args)
+    assert result.exit_code != 0
+    assert_one_line_error(result, message)
+
+
+def test_nothing_to_list(cli: Invoke) -> None:
+    result = cli("deployments", "list")
+    assert result.exit_code == 0
+    assert "no deployments" in result.stderr  # a hint for people, not output
