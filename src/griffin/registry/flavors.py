@@ -449,9 +449,7 @@ class LoadedModel:
         cast where safe) and put in its order. Returns a numpy array, 1-D for a single output,
         or a DataFrame named by the signature's outputs for a multi-output model.
         """
-        frame = _to_frame(data, self.signature)
-        if self.signature is not None:
-            frame = self.signature.check(frame)
+        frame = self.prepare(data)
         flavor = flavor_named(self.flavor)
         return _shape_output(
             flavor.predict(self.raw, frame, self.metadata.get("flavor_options", {})),
@@ -459,12 +457,19 @@ class LoadedModel:
             frame.index,
         )
 
-    def predict_proba(self, data: Any) -> np.ndarray[Any, Any]:
-        """Class probabilities (rows x classes, in the order of :attr:`classes`) for the same
-        inputs as :meth:`predict`; ``NotSupported`` for a model that gives none."""
+    def prepare(self, data: Any) -> pd.DataFrame:
+        """``data`` as this model's input: a frame of the signature's columns, in its order,
+        cast where safe (``InvalidArgument`` naming a missing or unusable column).
+        Preparing a prepared frame changes nothing."""
         frame = _to_frame(data, self.signature)
         if self.signature is not None:
             frame = self.signature.check(frame)
+        return frame
+
+    def predict_proba(self, data: Any) -> np.ndarray[Any, Any]:
+        """Class probabilities (rows x classes, in the order of :attr:`classes`) for the same
+        inputs as :meth:`predict`; ``NotSupported`` for a model that gives none."""
+        frame = self.prepare(data)
         flavor = flavor_named(self.flavor)
         options = self.metadata.get("flavor_options", {})
         return np.asarray(flavor.predict_proba(self.raw, frame, options))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import getpass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,11 +11,9 @@ from griffin.accounts.service import authenticate
 from griffin.domain.accounts import ALL_PROJECTS, Principal, Role
 from griffin.errors import Unauthenticated
 from griffin.platform import Platform
+from griffin.server.principals import USER_HEADER, local_user
 
 __all__ = ["USER_HEADER", "CurrentPlatform", "CurrentPrincipal"]
-
-# With auth off, the SDK names its OS user here so runs record who made them.
-USER_HEADER = "x-griffin-user"
 
 
 # Both dependencies are coroutines: FastAPI runs a plain function in its thread pool, a hop
@@ -42,16 +38,8 @@ async def get_principal(request: Request) -> Principal:
             "this server requires an API token: set GRIFFIN_TOKEN (create one with "
             "`griffin tokens create`)"
         )
-    user = request.headers.get(USER_HEADER, "")[:128] or _local_user()
+    user = request.headers.get(USER_HEADER, "")[:128] or local_user()
     return Principal(user=user, project=ALL_PROJECTS, role=Role.ADMIN)
-
-
-@functools.cache  # the server's OS user does not change while it runs
-def _local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "anonymous"
 
 
 CurrentPlatform = Annotated[Platform, Depends(get_platform)]

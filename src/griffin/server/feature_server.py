@@ -9,17 +9,14 @@ response format, authentication and the error bodies of ``griffin server``:
 - ``POST /api/v1/projects/{project}/features/online`` (also under ``griffin server``)
 - ``GET /healthz``: the process is up; ``GET /readyz``: the online store answers.
 
-Tokens are checked against the metadata database once, then trusted for ``TOKEN_CACHE_S``
-seconds (a revoked token stops working within that time).
+Callers are identified as everywhere (:class:`~griffin.server.principals.Principals`: a
+token is checked once, then trusted for a few seconds).
 """
 
 from __future__ import annotations
 
-import getpass
-import hashlib
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,28 +24,24 @@ import anyio.to_thread
 import orjson
 
 from griffin._version import __version__
-from griffin.accounts.service import authenticate
 from griffin.config import Settings
-from griffin.domain.accounts import ALL_PROJECTS, Principal, Role
 from griffin.errors import (
     GriffinError,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    Unauthenticated,
 )
 from griffin.features.project import Definitions
 from griffin.features.serving import ProjectReaders
 from griffin.platform import Platform, open_platform
-from griffin.server.deps import USER_HEADER
 from griffin.server.limits import MAX_JSON_BODY
+from griffin.server.principals import Principals
 from griffin.server.schemas.feature_serving import encode_online_result, parse_online_request
 
-__all__ = ["DEFINITIONS_ENV", "TOKEN_CACHE_S", "FeatureServer", "app_from_env"]
+__all__ = ["DEFINITIONS_ENV", "FeatureServer", "app_from_env"]
 
 log = logging.getLogger(__name__)
 
-TOKEN_CACHE_S = 10.0
 # Where `griffin features serve --workers N` tells its worker processes the definitions path
 # (not a GRIFFIN_* variable: those are settings, and unknown ones are refused).
 DEFINITIONS_ENV = "_GRIFFIN_FEATURE_SERVER_DEFINITIONS"
@@ -59,13 +52,6 @@ _JSON = [(b"content-type", b"application/json")]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-def _local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "anonymous"
 
 
 class FeatureServer:
@@ -97,8 +83,7 @@ class FeatureServer:
         self.settings: Settings = platform.settings
         self.readers = ProjectReaders(platform.db, platform.online_store(), local=definitions)
         self.owns_platform = owns_platform
-        self._tokens: dict[bytes, tuple[float, Principal]] = {}
-        self._local = Principal(user=_local_user(), project=ALL_PROJECTS, role=Role.ADMIN)
+        self.principals = Principals(platform)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -137,7 +122,7 @@ class FeatureServer:
             if project and "/" not in project:
                 if method != "POST":
                     raise MethodNotAllowed(f"{method} is not allowed on {path}")
-                principal = await self._principal(scope)
+                principal = await self.principals.of(scope)
                 request = parse_online_request(await _body(receive))
                 result = await self.readers.aread(
                     principal, project, request, blocking_store=self.blocking_store
@@ -152,42 +137,6 @@ class FeatureServer:
                 return 503, orjson.dumps({"status": "unavailable", "reason": exc.message})
             return 200, orjson.dumps({"status": "ok"})
         raise NotFound(f"no such endpoint: {method} {path}")
-
-    async def _principal(self, scope: Scope) -> Principal:
-        header = b""
-        user = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value
-            elif name == USER_HEADER.encode():
-                user = value
-        if header:
-            scheme, _, secret = header.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-            return await self._authenticate(secret.strip())
-        if self.settings.auth == "required":
-            raise Unauthenticated(
-                "this server requires an API token: set GRIFFIN_TOKEN (create one with "
-                "`griffin tokens create`)"
-            )
-        if user:
-            return Principal(
-                user=user.decode("latin-1")[:128], project=ALL_PROJECTS, role=Role.ADMIN
-            )
-        return self._local
-
-    async def _authenticate(self, secret: str) -> Principal:
-        digest = hashlib.sha256(secret.encode()).digest()
-        now = time.monotonic()
-        cached = self._tokens.get(digest)
-        if cached is not None and now - cached[0] < TOKEN_CACHE_S:
-            return cached[1]
-        principal = await anyio.to_thread.run_sync(authenticate, self.platform.db, secret)
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()
-        self._tokens[digest] = (now, principal)
-        return principal
 
 
 async def _body(receive: Receive) -> bytes:
