@@ -83,3 +83,24 @@ def test_nothing_to_list(cli: Invoke) -> None:
     result = cli("deployments", "list")
     assert result.exit_code == 0
     assert "no deployments" in result.stderr  # a hint for people, not output
+
+
+def test_serve_builds_the_inference_server(
+    client: Client, cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from griffin.serving.server import InferenceServer
+
+    client.create_deployment("eta", "eta@champion")
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    result = cli("serve", "eta", "--port", "7001", "--poll-interval", "0.5")
+    assert result.exit_code == 0, result.output
+    assert "POST /v1/deployments/eta/predict" in result.stdout
+    [(app, options)] = calls
+    assert isinstance(app, InferenceServer)
+    assert (app.names, app.poll_s, app.project) == (["eta"], 0.5, "default")
+    assert (options["host"], options["port"], options["access_log"]) == ("127.0.0.1", 7001, False)
+    exposed = cli("serve", "eta", "--host", "0.0.0.0")
+    assert_one_line_error(exposed, "refusing to serve on 0.0.0.0")

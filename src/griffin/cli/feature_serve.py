@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from griffin.cli.output import out_console, print_json, print_table
+from griffin.cli.server import AuthOpt, HostOpt
 from griffin.cli.state import JsonOpt, ProjectOpt, current_state, open_client
 from griffin.errors import InvalidArgument
 
@@ -26,23 +27,11 @@ DefinitionsOpt = Annotated[
 
 
 def serve(
-    host: Annotated[
-        str | None,
-        typer.Option(
-            help="Address to bind (default 127.0.0.1: this machine only).", show_default=False
-        ),
-    ] = None,
+    host: HostOpt = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = DEFAULT_PORT,
     definitions: DefinitionsOpt = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
-    auth: Annotated[
-        bool | None,
-        typer.Option(
-            "--auth/--no-auth",
-            help="Require API tokens (default: the `auth` setting, off).",
-            show_default=False,
-        ),
-    ] = None,
+    auth: AuthOpt = None,
 ) -> None:
     """Serve online feature values over HTTP: a lean server with one read route.
 

@@ -28,6 +28,7 @@ from griffin.cli import (
     quickstart,
     runs,
     runtimes,
+    serve,
     server,
     tokens,
     training,
@@ -153,6 +154,7 @@ model_definitions.register(models.app)
 app.add_typer(jobs.app, name="jobs")
 jobs.register(app)
 app.add_typer(deployments.app, name="deployments")
+serve.register(app)
 training.register(app, models.app)
 init.register(app)
 quickstart.register(app)

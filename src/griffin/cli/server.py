@@ -24,6 +24,24 @@ ENV_PREFIX = "GRIFFIN_"
 __all__ = ["app_factory", "check_binding", "is_loopback", "jobs_url", "register"]
 
 
+# The binding options of every command that runs a server (`griffin server`, `griffin serve`,
+# `griffin features serve`): one wording, one rule (check_binding).
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Address to bind (default 127.0.0.1: this machine only).", show_default=False
+    ),
+]
+AuthOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--auth/--no-auth",
+        help="Require API tokens (default: the `auth` setting, off).",
+        show_default=False,
+    ),
+]
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only accepts connections from this machine."""
     if host.lower() == "localhost":
@@ -95,23 +113,11 @@ def jobs_url(host: str, port: int) -> str:
 
 
 def serve(
-    host: Annotated[
-        str | None,
-        typer.Option(
-            help="Address to bind (default 127.0.0.1: this machine only).", show_default=False
-        ),
-    ] = None,
+    host: HostOpt = None,
     port: Annotated[
         int | None, typer.Option(help="Port to bind (default 8080).", show_default=False)
     ] = None,
-    auth: Annotated[
-        bool | None,
-        typer.Option(
-            "--auth/--no-auth",
-            help="Require API tokens (default: the `auth` setting, off).",
-            show_default=False,
-        ),
-    ] = None,
+    auth: AuthOpt = None,
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=64, help="Worker processes (default 1).", show_default=False),

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import anyio.to_thread
 import orjson
@@ -29,12 +27,12 @@ from griffin.errors import (
     GriffinError,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
 )
 from griffin.features.project import Definitions
 from griffin.features.serving import ProjectReaders
 from griffin.platform import Platform, open_platform
-from griffin.server.limits import MAX_JSON_BODY
+from griffin.server.asgi import JSON_HEADERS, Headers, Receive, Scope, Send, respond
+from griffin.server.limits import read_body
 from griffin.server.principals import Principals
 from griffin.server.schemas.feature_serving import encode_online_result, parse_online_request
 
@@ -47,11 +45,6 @@ log = logging.getLogger(__name__)
 DEFINITIONS_ENV = "_GRIFFIN_FEATURE_SERVER_DEFINITIONS"
 _PREFIX = "/api/v1/projects/"
 _SUFFIX = "/features/online"
-_JSON = [(b"content-type", b"application/json")]
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class FeatureServer:
@@ -88,18 +81,7 @@ class FeatureServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            try:
-                status, body = await self._handle(scope, receive)
-            except GriffinError as exc:
-                if exc.http_status >= 500:
-                    log.error("%s %s: %s", scope["method"], scope["path"], exc.message)
-                status, body = exc.http_status, orjson.dumps(exc.to_payload())
-            except Exception:
-                log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-                error = GriffinError("internal server error; see the server log")
-                status, body = 500, orjson.dumps(error.to_payload())
-            await send({"type": "http.response.start", "status": status, "headers": _JSON})
-            await send({"type": "http.response.body", "body": body})
+            await respond(scope, send, self._handle(scope, receive))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -114,7 +96,7 @@ class FeatureServer:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith(_PREFIX) and path.endswith(_SUFFIX):
@@ -123,35 +105,21 @@ class FeatureServer:
                 if method != "POST":
                     raise MethodNotAllowed(f"{method} is not allowed on {path}")
                 principal = await self.principals.of(scope)
-                request = parse_online_request(await _body(receive))
+                request = parse_online_request(await read_body(receive))
                 result = await self.readers.aread(
                     principal, project, request, blocking_store=self.blocking_store
                 )
-                return 200, encode_online_result(result)
+                return 200, encode_online_result(result), JSON_HEADERS
         if path == "/healthz" and method == "GET":
-            return 200, orjson.dumps({"status": "ok", "version": __version__})
+            return 200, orjson.dumps({"status": "ok", "version": __version__}), JSON_HEADERS
         if path == "/readyz" and method == "GET":
             try:
                 await anyio.to_thread.run_sync(self.readers.store.ping)
             except GriffinError as exc:
-                return 503, orjson.dumps({"status": "unavailable", "reason": exc.message})
-            return 200, orjson.dumps({"status": "ok"})
+                body = orjson.dumps({"status": "unavailable", "reason": exc.message})
+                return 503, body, JSON_HEADERS
+            return 200, orjson.dumps({"status": "ok"}), JSON_HEADERS
         raise NotFound(f"no such endpoint: {method} {path}")
-
-
-async def _body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_JSON_BODY:
-            raise PayloadTooLarge(f"request body is larger than {MAX_JSON_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def app_from_env() -> FeatureServer:

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from griffin.errors import PayloadTooLarge
 
-__all__ = ["MAX_JSON_BODY", "BodyLimit"]
+__all__ = ["MAX_JSON_BODY", "BodyLimit", "read_body"]
 
 MAX_JSON_BODY = 16 * 1024 * 1024
 # Uploads that stream to the artifact store, which enforces its own limit (max_artifact_bytes).
@@ -82,3 +82,19 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive, limit: int = MAX_JSON_BODY) -> bytes:
+    """A bare ASGI app's request body, whole; ``PayloadTooLarge`` past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -27,6 +27,10 @@ from griffin.serving.routing import Router
 
 __all__ = ["DeploymentLoader", "LiveDeployment", "LiveVersion"]
 
+# A loaded version is shared by every route and deployment that serve it with the same
+# batching settings: (model, version, max_batch_size, max_latency_ms).
+_Key = tuple[str, int, int, float]
+
 log = logging.getLogger(__name__)
 
 # How long an old version's batcher lives after a swap: requests routed to it just before
@@ -86,7 +90,7 @@ class DeploymentLoader:
     ) -> None:
         self.resolve = resolve
         self.load = load
-        self._loaded: dict[tuple[str, int], LiveVersion] = {}
+        self._loaded: dict[_Key, LiveVersion] = {}
 
     async def build(self, deployment: Deployment) -> LiveDeployment:
         config = deployment.config
@@ -95,7 +99,7 @@ class DeploymentLoader:
         }
         live: dict[str, LiveVersion] = {}
         for ref, version in resolved.items():
-            key = (version.name, version.version)
+            key = _key(version, deployment)
             existing = self._loaded.get(key)
             if existing is None:
                 model = await asyncio.to_thread(self.load, version)
@@ -120,20 +124,27 @@ class DeploymentLoader:
             shadows=tuple(live[r] for r in config.shadows),
         )
 
-    async def retire(self, keep: list[LiveDeployment]) -> None:
-        """Close the batchers of versions none of ``keep`` serves, after a grace period."""
-        used = {v.key for d in keep for v in d.versions}
-        gone = [key for key in self._loaded if key not in used]
-        if not gone:
+    async def retire(self, current: Callable[[], list[LiveDeployment]]) -> None:
+        """Close the batchers of versions no deployment in ``current()`` serves, after a grace
+        period (asked again after it: a version may have come back meanwhile)."""
+        if not self._unused(current()):
             return
         await asyncio.sleep(RETIRE_AFTER_S)
-        for key in gone:
-            version = self._loaded.pop(key, None)
-            if version is not None:
-                await version.batcher.close()
-                log.info("unloaded version %s of %s", key[1], key[0])
+        for key in self._unused(current()):
+            version = self._loaded.pop(key)
+            await version.batcher.close()
+            log.info("unloaded version %s of %s", key[1], key[0])
+
+    def _unused(self, live: list[LiveDeployment]) -> list[_Key]:
+        used = {_key(v.version, d.deployment) for d in live for v in d.versions}
+        return [key for key in self._loaded if key not in used]
 
     async def close(self) -> None:
         for version in self._loaded.values():
             await version.batcher.close()
         self._loaded.clear()
+
+
+def _key(version: ModelVersion, deployment: Deployment) -> _Key:
+    config = deployment.config
+    return (version.name, version.version, config.max_batch_size, config.max_latency_ms)

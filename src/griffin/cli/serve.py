@@ -1,0 +1,77 @@
+"""``griffin serve``: the inference server for one or more deployments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from griffin.cli.output import out_console
+from griffin.cli.server import AuthOpt, HostOpt
+from griffin.cli.state import current_state
+
+DEFAULT_PORT = 6570
+
+
+def register(root: typer.Typer) -> None:
+    root.command("serve")(serve_command)
+
+
+def serve_command(
+    deployments: Annotated[
+        list[str],
+        typer.Argument(metavar="DEPLOYMENT...", help="The deployments to serve (at least one)."),
+    ],
+    host: HostOpt = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = DEFAULT_PORT,
+    poll_interval: Annotated[
+        float,
+        typer.Option(
+            min=0.1, max=3600, help="Seconds between checks for changed deployments and aliases."
+        ),
+    ] = 2.0,
+    auth: AuthOpt = None,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", help="The deployments' project.", show_default=False),
+    ] = None,
+) -> None:
+    """Serve predictions for deployments over HTTP, swapping versions as they change.
+
+    `POST /v1/deployments/{name}/predict` with `{"rows": [{...}, ...]}` answers
+    `{"request_id", "model", "version", "predictions"}`. Concurrent requests to a version
+    share batches (the deployment's `max_batch_size` and `max_latency_ms`); a moved alias or
+    an updated deployment is loaded beside the old version and swapped in without a failed
+    request. `/healthz`, `/readyz` (ready once every deployment is loaded) and `/metrics`
+    (Prometheus). Like `griffin server`, it needs --auth to bind an address other than this
+    machine's.
+    """
+    from griffin.cli.server import check_binding
+
+    overrides: dict[str, Any] = {"host": host}
+    if auth is not None:
+        overrides["auth"] = "required" if auth else "off"
+    if project is not None:
+        overrides["project"] = project
+    settings = current_state().settings(**overrides)
+    check_binding(settings)
+
+    import uvicorn
+
+    from griffin.platform import open_platform
+    from griffin.serving.server import open_server
+
+    platform = open_platform(settings)
+    app = open_server(platform, deployments, poll_interval)
+    console = out_console()
+    console.print(f"Griffin inference server on [bold]http://{settings.host}:{port}[/bold]")
+    for name in app.names:
+        console.print(f"  POST /v1/deployments/{name}/predict", markup=False)
+    console.print(f"  project: {app.project}   auth: {settings.auth}", markup=False)
+    try:
+        uvicorn.run(
+            app, host=settings.host, port=port, log_level=settings.log_level, access_log=False
+        )
+    finally:
+        app.client.close()
+        platform.close()

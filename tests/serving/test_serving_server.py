@@ -1,0 +1,198 @@
+"""The inference server in process: predictions, bad input, hot swap under load, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from griffin.client import Client
+from griffin.config import Settings
+from griffin.serving import live as live_module
+from griffin.serving.server import InferenceServer
+
+FEATURES = ["a", "b"]
+
+
+def _model(slope: float) -> tuple[LinearRegression, pd.DataFrame]:
+    """y = slope * a + b: each version answers recognisably."""
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    return LinearRegression().fit(frame, slope * frame["a"] + frame["b"]), frame
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[Client]:
+    """``eta`` v1 (slope 1) and v2 (slope 10), ``champion`` on v1; deployment ``eta``."""
+    with Client(settings=settings) as opened:
+        for slope in (1.0, 10.0):
+            model, frame = _model(slope)
+            opened.log_model(model, "eta", input_example=frame.head(2))
+        opened.set_model_alias("eta", "champion", 1)
+        opened.create_deployment("eta", "eta@champion", max_rows=5)
+        yield opened
+
+
+def _run(server: InferenceServer, scenario: Any) -> Any:
+    async def main() -> Any:
+        await server.start()
+        try:
+            transport = httpx.ASGITransport(app=server)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as http:
+                return await scenario(http)
+        finally:
+            await server.stop()
+
+    return asyncio.run(main())
+
+
+ROWS = {"rows": [{"a": 2.0, "b": 1.0}, {"a": 3.0, "b": 0.0}]}
+
+
+def test_predict_answers_with_the_version_and_a_request_id(client: Client) -> None:
+    async def scenario(http: httpx.AsyncClient) -> None:
+        answer = (await http.post("/v1/deployments/eta/predict", json=ROWS)).json()
+        assert (answer["model"], answer["version"]) == ("eta", 1)
+        assert np.allclose(answer["predictions"], [3.0, 3.0])
+        assert len(answer["request_id"]) == 32
+        columns = {"columns": {"b": [1.0], "a": [2.0], "extra": ["dropped"]}}
+        by_columns = (await http.post("/v1/deployments/eta/predict", json=columns)).json()
+        assert np.allclose(by_columns["predictions"], [3.0])
+        assert (await http.get("/readyz")).status_code == 200
+        assert (await http.get("/healthz")).json()["status"] == "ok"
+        served = (await http.get("/v1/deployments")).json()["items"]
+        assert served[0]["traffic"] == [{"ref": "eta@champion", "version": 1, "weight": 100}]
+        metrics = (await http.get("/metrics")).text
+        requests = 'griffin_predict_requests_total{deployment="eta",model="eta",version="1"} 2'
+        assert requests in metrics
+        assert 'griffin_batch_rows_total{model="eta",version="1"}' in metrics
+
+    _run(InferenceServer(client, ["eta"], poll_s=60), scenario)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1]", 400, "must be a JSON object"),
+        (b'{"rows": []}', 400, "non-empty list"),
+        (b'{"rows": [{"a": 1}]}', 400, "missing column(s) 'b'"),
+        (b'{"rows": [{"a": "x", "b": 1}]}', 400, "'a'"),
+        (b'{"rows": [{"a": 1, "b": 1}], "columns": {"a": [1]}}', 400, "not both"),
+        (b'{"columns": {"a": [1, 2], "b": [1]}}', 400, "same non-zero length"),
+        (b'{"rows": [{"a": 1, "b": 1}], "extra": 1}', 400, "unknown request field"),
+        (b'{"rows": [' + b",".join([b'{"a": 1, "b": 1}'] * 6) + b"]}", 400, "at most 5"),
+    ],
+)
+def test_bad_requests_are_4xx_naming_the_problem(
+    client: Client, body: bytes, status: int, message: str
+) -> None:
+    async def scenario(http: httpx.AsyncClient) -> None:
+        response = await http.post("/v1/deployments/eta/predict", content=body)
+        assert response.status_code == status, response.text
+        assert message in response.json()["error"]["message"]
+        # The server goes on serving.
+        assert (await http.post("/v1/deployments/eta/predict", json=ROWS)).status_code == 200
+
+    _run(InferenceServer(client, ["eta"], poll_s=60), scenario)
+
+
+def test_unknown_routes_and_deployments(client: Client) -> None:
+    async def scenario(http: httpx.AsyncClient) -> None:
+        missing = await http.post("/v1/deployments/other/predict", json=ROWS)
+        assert missing.status_code == 404
+        assert "serves eta" in missing.json()["error"]["message"]
+        assert (await http.get("/v1/deployments/eta/predict")).status_code == 405
+        assert (await http.get("/nowhere")).status_code == 404
+
+    _run(InferenceServer(client, ["eta"], poll_s=60), scenario)
+
+
+def test_a_moved_alias_is_swapped_in_without_a_failed_request(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_module, "RETIRE_AFTER_S", 0.2)
+
+    async def scenario(http: httpx.AsyncClient) -> list[int]:
+        seen: list[int] = []
+        stop = asyncio.Event()
+
+        async def load() -> None:
+            while not stop.is_set():
+                response = await http.post("/v1/deployments/eta/predict", json=ROWS)
+                assert response.status_code == 200, response.text
+                seen.append(response.json()["version"])
+                await asyncio.sleep(0.002)
+
+        workers = [asyncio.create_task(load()) for _ in range(4)]
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(client.set_model_alias, "eta", "champion", 2)
+        for _ in range(200):  # bounded: 10 s
+            if seen and seen[-1] == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.gather(*workers)
+        return seen
+
+    seen = _run(InferenceServer(client, ["eta"], poll_s=0.1), scenario)
+    assert seen[0] == 1
+    assert seen[-1] == 2
+    # Once the new version answered, the old one never did again: the swap is atomic.
+    first_new = seen.index(2)
+    assert set(seen[first_new:]) == {2}
+
+
+def test_a_canary_splits_traffic_and_a_rollback_is_served(client: Client) -> None:
+    client.update_deployment("eta", traffic={"eta/1": 50, "eta/2": 50}, shadows=[])
+
+    async def scenario(http: httpx.AsyncClient) -> None:
+        versions = [
+            (await http.post("/v1/deployments/eta/predict", json=ROWS)).json()["version"]
+            for _ in range(60)
+        ]
+        assert set(versions) == {1, 2}
+        await asyncio.to_thread(client.rollback_deployment, "eta")
+        await server.refresh()
+        versions = [
+            (await http.post("/v1/deployments/eta/predict", json=ROWS)).json()["version"]
+            for _ in range(20)
+        ]
+        assert set(versions) == {1}
+
+    server = InferenceServer(client, ["eta"], poll_s=60)
+    _run(server, scenario)
+
+
+def test_sticky_requests_keep_their_version(client: Client) -> None:
+    client.update_deployment("eta", traffic={"eta/1": 50, "eta/2": 50}, sticky_key="customer_id")
+
+    async def scenario(http: httpx.AsyncClient) -> None:
+        for customer in range(10):
+            body = {"rows": [{"a": 1.0, "b": 1.0, "customer_id": customer}]}
+            got = {
+                (await http.post("/v1/deployments/eta/predict", json=body)).json()["version"]
+                for _ in range(5)
+            }
+            assert len(got) == 1
+
+    _run(InferenceServer(client, ["eta"], poll_s=60), scenario)
+
+
+def test_a_deployment_that_cannot_load_is_not_ready(client: Client) -> None:
+    async def scenario(http: httpx.AsyncClient) -> None:
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503
+        assert "missing" in ready.json()["reason"]
+        response = await http.post("/v1/deployments/missing/predict", json=ROWS)
+        assert response.status_code == 503
+        # The deployment that loads is served all the same.
+        assert (await http.post("/v1/deployments/eta/predict", json=ROWS)).status_code == 200
+
+    _run(InferenceServer(client, ["eta", "missing"], poll_s=60), scenario)
