@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from griffin.cli.feature_serve import DefinitionsOpt
 from griffin.cli.output import out_console
 from griffin.cli.server import AuthOpt, HostOpt
 from griffin.cli.state import current_state
@@ -31,6 +32,7 @@ def serve_command(
         ),
     ] = 2.0,
     auth: AuthOpt = None,
+    definitions: DefinitionsOpt = None,
     project: Annotated[
         str | None,
         typer.Option("--project", "-p", help="The deployments' project.", show_default=False),
@@ -43,8 +45,9 @@ def serve_command(
     share batches (the deployment's `max_batch_size` and `max_latency_ms`); a moved alias or
     an updated deployment is loaded beside the old version and swapped in without a failed
     request. `/healthz`, `/readyz` (ready once every deployment is loaded) and `/metrics`
-    (Prometheus). Like `griffin server`, it needs --auth to bind an address other than this
-    machine's.
+    (Prometheus). A version trained on a feature service gets its features from the online
+    store by the rows' entity keys; give --definitions for its on-demand views. Like
+    `griffin server`, it needs --auth to bind an address other than this machine's.
     """
     from griffin.cli.server import check_binding
 
@@ -61,8 +64,13 @@ def serve_command(
     from griffin.platform import open_platform
     from griffin.serving.server import open_server
 
+    local = None
+    if definitions is not None:
+        from griffin.features.project import load_definitions
+
+        local = load_definitions(definitions)  # fail now, with the file and line
     platform = open_platform(settings)
-    app = open_server(platform, deployments, poll_interval)
+    app = open_server(platform, deployments, poll_interval, definitions=local)
     console = out_console()
     console.print(f"Griffin inference server on [bold]http://{settings.host}:{port}[/bold]")
     for name in app.names:

@@ -37,7 +37,7 @@ import orjson
 import pandas as pd
 
 from griffin._version import __version__
-from griffin.domain.accounts import Role
+from griffin.domain.accounts import ALL_PROJECTS, Principal, Role
 from griffin.errors import (
     BackendUnavailable,
     GriffinError,
@@ -50,8 +50,14 @@ from griffin.server.limits import read_body
 from griffin.serving.live import DeploymentLoader, LiveDeployment, LiveVersion
 from griffin.serving.metrics import Metrics
 
+# The server reads features as itself: each request's caller was checked against the
+# deployment's project already.
+_SERVER = Principal(user="griffin-serve", project=ALL_PROJECTS, role=Role.VIEWER)
+
 if TYPE_CHECKING:
     from griffin.client import Client
+    from griffin.features.project import Definitions
+    from griffin.features.serving import ProjectReaders
     from griffin.platform import Platform
     from griffin.server.principals import Principals
 
@@ -73,6 +79,8 @@ class InferenceServer:
             remote client); used off the request path.
         names: the deployments to serve.
         principals: who each request is (tokens, as ``griffin server``); None: no checks.
+        readers: the online feature reads of the project; a version trained on a feature
+            service gets its features from them (None: requests carry the model's inputs).
         poll_s: seconds between checks for changed deployments and moved aliases.
     """
 
@@ -82,12 +90,14 @@ class InferenceServer:
         names: list[str],
         *,
         principals: Principals | None = None,
+        readers: ProjectReaders | None = None,
         poll_s: float = 2.0,
     ) -> None:
         self.client = client
         self.names = list(dict.fromkeys(names))
         self.project = client.project
         self.principals = principals
+        self.readers = readers
         self.poll_s = poll_s
         self.loader = DeploymentLoader(client.resolve_model, self._load)
         self.live: dict[str, LiveDeployment] = {}
@@ -271,7 +281,7 @@ class InferenceServer:
         index = live.router.choose(key=_sticky(request, rows, config.sticky_key))
         chosen = live.traffic[index]
         try:
-            frame = chosen.model.prepare(rows)
+            frame = await self._inputs(live, chosen, rows)
             values = await chosen.predict(frame)
         except GriffinError:
             self.metrics.observe(name, chosen, time.perf_counter() - started, error=True)
@@ -295,21 +305,49 @@ class InferenceServer:
         )
         self.metrics.observe(name, chosen, time.perf_counter() - started, batcher=chosen.batcher)
         for shadow in live.shadows:
-            self._spawn(self._shadow(name, request_id, shadow, rows))
+            self._spawn(self._shadow(live, request_id, shadow, rows))
         return answer
 
+    async def _inputs(
+        self, live: LiveDeployment, version: LiveVersion, rows: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The model's input for ``rows``: read from the online store when the version was
+        trained on a feature service (the deployment's, or its lineage's), else the rows."""
+        service = live.deployment.config.feature_service or version.version.lineage.feature_service
+        if service is not None and self.readers is not None:
+            rows = await _features_of(self.readers, self.project, service, rows)
+        return version.model.prepare(rows)
+
     async def _shadow(
-        self, name: str, request_id: str, shadow: LiveVersion, rows: pd.DataFrame
+        self, live: LiveDeployment, request_id: str, shadow: LiveVersion, rows: pd.DataFrame
     ) -> None:
+        name = live.name
         started = time.perf_counter()
         try:
-            values = await shadow.predict(shadow.model.prepare(rows))
+            values = await shadow.predict(await self._inputs(live, shadow, rows))
         except Exception as exc:
             self.metrics.observe(name, shadow, time.perf_counter() - started, error=True)
             log.warning("deployment %s shadow %s failed: %s", name, shadow.ref, exc)
             return
         self.metrics.observe(name, shadow, time.perf_counter() - started, batcher=shadow.batcher)
         log.debug("deployment %s request %s shadow %s: %s", name, request_id, shadow.ref, values)
+
+
+async def _features_of(
+    readers: ProjectReaders, project: str, service: str, rows: pd.DataFrame
+) -> pd.DataFrame:
+    """The feature service's online values for ``rows`` (their entity keys and request
+    fields), in one store round trip, with the rows' own columns the store does not give."""
+    from griffin.features.serving import OnlineRequest
+
+    entities = {str(k): v for k, v in rows.to_dict(orient="list").items()}
+    request = OnlineRequest(features=service, entities=entities)
+    found = await readers.aread(_SERVER, project, request, blocking_store=True)
+    features = found.to_pandas()
+    extra = [c for c in rows.columns if c not in features.columns]
+    if extra:
+        features = pd.concat([features, rows[extra].reset_index(drop=True)], axis=1)
+    return features
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -366,10 +404,22 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def open_server(platform: Platform, names: list[str], poll_s: float) -> InferenceServer:
-    """An inference server on ``platform``'s settings, checking tokens as ``griffin server``."""
+def open_server(
+    platform: Platform,
+    names: list[str],
+    poll_s: float,
+    *,
+    definitions: Definitions | None = None,
+) -> InferenceServer:
+    """An inference server on ``platform``'s settings, checking tokens as ``griffin server``
+    and reading features from its online store (``definitions``: your feature definitions,
+    whose on-demand views run here)."""
     from griffin.client import Client
+    from griffin.features.serving import ProjectReaders
     from griffin.server.principals import Principals
 
     client = Client(settings=platform.settings)
-    return InferenceServer(client, names, principals=Principals(platform), poll_s=poll_s)
+    readers = ProjectReaders(platform.db, platform.online_store(), local=definitions)
+    return InferenceServer(
+        client, names, principals=Principals(platform), readers=readers, poll_s=poll_s
+    )

@@ -1,0 +1,123 @@
+"""The inference server reads a version's feature service online, on SQLite and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from griffin.client import Client
+from griffin.config import Settings
+from griffin.features.online import encode_entity_key
+from griffin.features.project import load_definitions
+from griffin.features.selection import storage_name
+from griffin.platform import Platform, open_platform
+from griffin.serving.server import open_server
+
+FEATURES_PY = """
+import pandas as pd
+
+from griffin.features.definitions import Entity, Feature, FeatureView
+from griffin.features.on_demand import on_demand_feature_view
+from griffin.features.services import FeatureService
+from griffin.features.sources import PushSource, RequestSource
+
+driver = Entity("driver", ["driver_id"], dtype="int64")
+stats = FeatureView(
+    "driver_stats",
+    [driver],
+    [Feature("trips", "int64"), Feature("distance", "float64")],
+    PushSource("driver_events", timestamp_field="ts"),
+)
+
+
+@on_demand_feature_view(
+    sources=[stats[["distance"]], RequestSource("req", {"hours": "float64"})],
+    features=[Feature("speed", "float64")],
+)
+def speed(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"speed": df["distance"] / df["hours"]})
+
+
+eta = FeatureService("eta", [stats[["trips"]], speed])
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def served(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Platform, Client]]:
+    """Features applied and written online (driver 1: 10 trips, 30 km; driver 2: 20, 12 km),
+    and model ``eta`` trained on the service's columns (y = trips + speed) behind deployment
+    ``eta``."""
+    if request.param == "redis":
+        settings = settings.model_copy(
+            update={"online_store": f"redis://127.0.0.1:6379/0?prefix=test-{uuid.uuid4().hex}:"}
+        )
+    monkeypatch.chdir(tmp_path)
+    definitions_path = tmp_path / "features.py"
+    definitions_path.write_text(textwrap.dedent(FEATURES_PY))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    platform = open_platform(settings)
+    client = Client(settings=settings)
+    client.apply_features(definitions_path)
+    view: Any = load_definitions(definitions_path).get("feature_view", "driver_stats")
+    now = time.time_ns() // 1000
+    store = platform.online_store()
+    store.write_batch(
+        storage_name(view),
+        [encode_entity_key([1]), encode_entity_key([2])],
+        [now, now],
+        [[10, 30.0], [20, 12.0]],
+    )
+    frame = pd.DataFrame({"trips": [1, 2, 3, 4, 5], "speed": [1.0, 4.0, 2.0, 8.0, 3.0]})
+    model = LinearRegression().fit(frame, frame["trips"] + frame["speed"])
+    client.log_model(model, "eta", input_example=frame.head(2), lineage={"feature_service": "eta"})
+    client.create_deployment("eta", "eta/1")
+    try:
+        yield platform, client
+    finally:
+        store.teardown()
+        client.close()
+        platform.close()
+
+
+def test_predict_reads_the_features_of_the_entity_keys(served: tuple[Platform, Client]) -> None:
+    platform, _ = served
+    definitions = load_definitions(Path.cwd() / "features.py")
+    server = open_server(platform, ["eta"], poll_s=60, definitions=definitions)
+
+    async def main() -> list[Any]:
+        await server.start()
+        try:
+            transport = httpx.ASGITransport(app=server)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as http:
+                body = {"rows": [{"driver_id": 1, "hours": 2.0}, {"driver_id": 2, "hours": 3.0}]}
+                answer = await http.post("/v1/deployments/eta/predict", json=body)
+                assert answer.status_code == 200, answer.text
+                missing = await http.post(
+                    "/v1/deployments/eta/predict", json={"rows": [{"driver_id": 1}]}
+                )
+                assert missing.status_code == 400
+                assert "hours" in missing.json()["error"]["message"]
+                return list(answer.json()["predictions"])
+        finally:
+            await server.stop()
+            server.client.close()
+
+    predictions = asyncio.run(main())
+    # driver 1: 10 trips + 30/2 = 25; driver 2: 20 + 12/3 = 24 (the model is exact).
+    assert np.allclose(predictions, [25.0, 24.0])
