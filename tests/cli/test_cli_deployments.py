@@ -102,5 +102,10 @@ def test_serve_builds_the_inference_server(
     assert isinstance(app, InferenceServer)
     assert (app.names, app.poll_s, app.project) == (["eta"], 0.5, "default")
     assert (options["host"], options["port"], options["access_log"]) == ("127.0.0.1", 7001, False)
+    assert app.prediction_log is not None
+    assert app.prediction_log.offline_root == load_settings().resolved_offline_root
+    quiet = cli("serve", "eta", "--no-log")
+    assert quiet.exit_code == 0, quiet.output
+    assert calls[-1][0].prediction_log is None
     exposed = cli("serve", "eta", "--host", "0.0.0.0")
     assert_one_line_error(exposed, "refusing to serve on 0.0.0.0")

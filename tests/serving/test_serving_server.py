@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sklearn.linear_model import LinearRegression
 
 from griffin.client import Client
 from griffin.config import Settings
 from griffin.serving import live as live_module
+from griffin.serving.prediction_log import PredictionLog
 from griffin.serving.server import InferenceServer
 
 FEATURES = ["a", "b"]
@@ -196,3 +200,39 @@ def test_a_deployment_that_cannot_load_is_not_ready(client: Client) -> None:
         assert (await http.post("/v1/deployments/eta/predict", json=ROWS)).status_code == 200
 
     _run(InferenceServer(client, ["eta", "missing"], poll_s=60), scenario)
+
+
+def test_every_prediction_is_logged_with_its_shadow(client: Client, tmp_path: Path) -> None:
+    client.update_deployment("eta", shadows=["eta/2"])
+    log = PredictionLog(str(tmp_path / "offline"), "default", flush_s=60)
+
+    async def scenario(http: httpx.AsyncClient) -> list[str]:
+        ids = []
+        for _ in range(3):
+            answer = await http.post("/v1/deployments/eta/predict", json=ROWS)
+            ids.append(answer.json()["request_id"])
+        return ids
+
+    ids = _run(InferenceServer(client, ["eta"], prediction_log=log, poll_s=60), scenario)
+    assert log.dropped == 0
+    table = pq.read_table(
+        str(tmp_path / "offline" / "predictions" / "default" / "eta"), partitioning="hive"
+    ).to_pandas()
+    assert len(table) == 12  # 3 requests x 2 rows, answered and shadowed
+    traffic = table[table["role"] == "traffic"].sort_values(["request_id", "row"])
+    assert sorted(set(traffic["request_id"])) == sorted(ids)
+    assert set(traffic["version"]) == {1}
+    assert set(table[table["role"] == "shadow"]["version"]) == {2}
+    first = traffic.iloc[0]
+    assert json.loads(first["request"]) == {"a": 2.0, "b": 1.0}
+    assert json.loads(first["inputs"]) == {"a": 2.0, "b": 1.0}
+    assert json.loads(first["prediction"]) == pytest.approx(3.0)
+    assert (table["latency_ms"] > 0).all()
+
+
+def test_a_log_that_cannot_keep_up_drops_the_oldest() -> None:
+    log = PredictionLog("/nonexistent-root", "p", max_rows=3)
+    rows = pd.DataFrame({"a": [1.0, 2.0]})
+    for i in range(3):
+        log.add(str(i), "d", "m", 1, "traffic", rows, rows, np.array([1, 2]), 0.001)
+    assert log.dropped == 4  # two requests of 2 rows dropped to keep at most 3 rows waiting

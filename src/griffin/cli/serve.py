@@ -33,6 +33,13 @@ def serve_command(
     ] = 2.0,
     auth: AuthOpt = None,
     definitions: DefinitionsOpt = None,
+    log_predictions: Annotated[
+        bool,
+        typer.Option(
+            "--log/--no-log",
+            help="Log every prediction to parquet under the offline root (default: on).",
+        ),
+    ] = True,
     project: Annotated[
         str | None,
         typer.Option("--project", "-p", help="The deployments' project.", show_default=False),
@@ -70,12 +77,19 @@ def serve_command(
 
         local = load_definitions(definitions)  # fail now, with the file and line
     platform = open_platform(settings)
-    app = open_server(platform, deployments, poll_interval, definitions=local)
+    app = open_server(
+        platform, deployments, poll_interval, definitions=local, log_predictions=log_predictions
+    )
     console = out_console()
     console.print(f"Griffin inference server on [bold]http://{settings.host}:{port}[/bold]")
     for name in app.names:
         console.print(f"  POST /v1/deployments/{name}/predict", markup=False)
     console.print(f"  project: {app.project}   auth: {settings.auth}", markup=False)
+    if app.prediction_log is not None:
+        from griffin.serving.prediction_log import prediction_log_dir
+
+        where = prediction_log_dir(app.prediction_log.offline_root, app.project, "DEPLOYMENT")
+        console.print(f"  prediction log: {where}", markup=False)
     try:
         uvicorn.run(
             app, host=settings.host, port=port, log_level=settings.log_level, access_log=False

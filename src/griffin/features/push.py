@@ -17,25 +17,22 @@ of work, so that a failure never leaves training and serving disagreeing silentl
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.feature_states import PushResult
-from griffin.errors import BackendUnavailable, InvalidArgument
+from griffin.errors import InvalidArgument
 from griffin.store import feature_states as states
 from griffin.store import projects
 
 from . import registry
 from .definitions import FeatureView
 from .materialize import latest_rows, newest_event, write_online
+from .offline.parquet_log import append_parquet
 from .offline.reader import push_log_dir
 from .project import Definitions
 from .sources import PushSource
@@ -60,35 +57,9 @@ def load_view(platform: Platform, principal: Principal, project: str, name: str)
 
 
 def append_log(offline_root: str, project: str, view: str, table: pa.Table) -> str:
-    """Write ``table`` as a new parquet file of the view's push log; returns its path.
-
-    Local files are written under a hidden temporary name and renamed, so a reader never sees
-    half a file; object stores (``s3://``) publish an object only when its upload completes.
-    """
+    """Write ``table`` as a new parquet file of the view's push log; returns its path."""
     folder = push_log_dir(offline_root, project, view)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"part-{stamp}-{uuid.uuid4().hex}.parquet"
-    try:
-        if "://" in folder and not folder.startswith("file://"):
-            import fsspec
-
-            fs, root = fsspec.core.url_to_fs(folder)
-            fs.makedirs(root, exist_ok=True)
-            path = f"{root.rstrip('/')}/{name}"
-            with fs.open(path, "wb") as handle:
-                pq.write_table(table, handle)
-            return f"{folder.rstrip('/')}/{name}"
-        local = Path(folder.removeprefix("file://")).expanduser()
-        local.mkdir(parents=True, exist_ok=True)
-        temporary = local / f".{name}.tmp"
-        try:
-            pq.write_table(table, temporary)
-            os.replace(temporary, local / name)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return str(local / name)
-    except OSError as exc:
-        raise BackendUnavailable(f"cannot write the push log under {folder!r}: {exc}") from None
+    return append_parquet(folder, table, what="the push log")
 
 
 def _refuse_nulls(view: FeatureView, table: pa.Table, columns: list[str]) -> None:

@@ -8,7 +8,8 @@ that. Routes:
   ``{"columns": {column: [values]}}``), and ``"key"`` for a sticky deployment (else the
   first row's value of the sticky field). The answer: ``{"request_id", "deployment",
   "model", "version", "predictions"}``. Shadow versions predict the same rows after the
-  answer is sent; their results are only logged.
+  answer is sent; their results are only logged. Every prediction goes to the prediction
+  log (:mod:`griffin.serving.prediction_log`).
 - ``GET /v1/deployments``: what is served, version by route.
 - ``GET /healthz``: the process is up. ``GET /readyz``: every deployment is loaded (503 with
   the reason until then, or while one failed to load).
@@ -49,6 +50,7 @@ from griffin.server.asgi import JSON_HEADERS, Headers, Receive, Scope, Send, res
 from griffin.server.limits import read_body
 from griffin.serving.live import DeploymentLoader, LiveDeployment, LiveVersion
 from griffin.serving.metrics import Metrics
+from griffin.serving.prediction_log import PredictionLog
 
 # The server reads features as itself: each request's caller was checked against the
 # deployment's project already.
@@ -81,6 +83,7 @@ class InferenceServer:
         principals: who each request is (tokens, as ``griffin server``); None: no checks.
         readers: the online feature reads of the project; a version trained on a feature
             service gets its features from them (None: requests carry the model's inputs).
+        prediction_log: where every prediction is logged (None: nowhere).
         poll_s: seconds between checks for changed deployments and moved aliases.
     """
 
@@ -91,6 +94,7 @@ class InferenceServer:
         *,
         principals: Principals | None = None,
         readers: ProjectReaders | None = None,
+        prediction_log: PredictionLog | None = None,
         poll_s: float = 2.0,
     ) -> None:
         self.client = client
@@ -98,6 +102,7 @@ class InferenceServer:
         self.project = client.project
         self.principals = principals
         self.readers = readers
+        self.prediction_log = prediction_log
         self.poll_s = poll_s
         self.loader = DeploymentLoader(client.resolve_model, self._load)
         self.live: dict[str, LiveDeployment] = {}
@@ -115,6 +120,8 @@ class InferenceServer:
 
     async def start(self) -> None:
         """Load every deployment (a failure is kept in ``problems``), then start polling."""
+        if self.prediction_log is not None:
+            self.prediction_log.start()
         await self.refresh()
         self._poller = asyncio.get_running_loop().create_task(self._poll(), name="griffin-poll")
 
@@ -123,8 +130,12 @@ class InferenceServer:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        if self._background:  # shadows still predicting: let them finish and be logged
+            await asyncio.wait(list(self._background), timeout=5)
         for task in list(self._background):
             task.cancel()
+        if self.prediction_log is not None:
+            await self.prediction_log.close()
         await self.loader.close()
 
     @property
@@ -303,7 +314,7 @@ class InferenceServer:
             option=orjson.OPT_SERIALIZE_NUMPY,
             default=_jsonable,
         )
-        self.metrics.observe(name, chosen, time.perf_counter() - started, batcher=chosen.batcher)
+        self._done(name, request_id, chosen, "traffic", rows, frame, values, started)
         for shadow in live.shadows:
             self._spawn(self._shadow(live, request_id, shadow, rows))
         return answer
@@ -324,13 +335,33 @@ class InferenceServer:
         name = live.name
         started = time.perf_counter()
         try:
-            values = await shadow.predict(await self._inputs(live, shadow, rows))
+            frame = await self._inputs(live, shadow, rows)
+            values = await shadow.predict(frame)
         except Exception as exc:
             self.metrics.observe(name, shadow, time.perf_counter() - started, error=True)
             log.warning("deployment %s shadow %s failed: %s", name, shadow.ref, exc)
             return
-        self.metrics.observe(name, shadow, time.perf_counter() - started, batcher=shadow.batcher)
-        log.debug("deployment %s request %s shadow %s: %s", name, request_id, shadow.ref, values)
+        self._done(name, request_id, shadow, "shadow", rows, frame, values, started)
+
+    def _done(
+        self,
+        name: str,
+        request_id: str,
+        version: LiveVersion,
+        role: str,
+        rows: pd.DataFrame,
+        frame: pd.DataFrame,
+        values: np.ndarray[Any, Any],
+        started: float,
+    ) -> None:
+        """A prediction made: into the metrics and the prediction log."""
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(name, version, elapsed, batcher=version.batcher)
+        if self.prediction_log is not None:
+            model = version.version
+            self.prediction_log.add(
+                request_id, name, model.name, model.version, role, rows, frame, values, elapsed
+            )
 
 
 async def _features_of(
@@ -410,6 +441,7 @@ def open_server(
     poll_s: float,
     *,
     definitions: Definitions | None = None,
+    log_predictions: bool = True,
 ) -> InferenceServer:
     """An inference server on ``platform``'s settings, checking tokens as ``griffin server``
     and reading features from its online store (``definitions``: your feature definitions,
@@ -420,6 +452,16 @@ def open_server(
 
     client = Client(settings=platform.settings)
     readers = ProjectReaders(platform.db, platform.online_store(), local=definitions)
+    prediction_log = (
+        PredictionLog(platform.settings.resolved_offline_root, client.project)
+        if log_predictions
+        else None
+    )
     return InferenceServer(
-        client, names, principals=Principals(platform), readers=readers, poll_s=poll_s
+        client,
+        names,
+        principals=Principals(platform),
+        readers=readers,
+        prediction_log=prediction_log,
+        poll_s=poll_s,
     )
