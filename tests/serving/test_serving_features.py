@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import textwrap
 import time
 import uuid
@@ -14,7 +16,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
 
 from griffin.client import Client
 from griffin.config import Settings
@@ -53,20 +57,12 @@ eta = FeatureService("eta", [stats[["trips"]], speed])
 """
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def served(
-    request: pytest.FixtureRequest,
-    settings: Settings,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[Platform, Client]]:
+def _prepare(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Platform, Client]:
     """Features applied and written online (driver 1: 10 trips, 30 km; driver 2: 20, 12 km),
     and model ``eta`` trained on the service's columns (y = trips + speed) behind deployment
     ``eta``."""
-    if request.param == "redis":
-        settings = settings.model_copy(
-            update={"online_store": f"redis://127.0.0.1:6379/0?prefix=test-{uuid.uuid4().hex}:"}
-        )
     monkeypatch.chdir(tmp_path)
     definitions_path = tmp_path / "features.py"
     definitions_path.write_text(textwrap.dedent(FEATURES_PY))
@@ -74,23 +70,43 @@ def served(
     platform = open_platform(settings)
     client = Client(settings=settings)
     client.apply_features(definitions_path)
-    view: Any = load_definitions(definitions_path).get("feature_view", "driver_stats")
+    _write_features(platform)
+    frame = pd.DataFrame({"trips": [1, 2, 3, 4, 5], "speed": [1.0, 4.0, 2.0, 8.0, 3.0]})
+    # The imputer lets it predict without features too (allow_degraded): nulls become means.
+    model = make_pipeline(SimpleImputer(), LinearRegression())
+    model.fit(frame, frame["trips"] + frame["speed"])
+    client.log_model(model, "eta", input_example=frame.head(2), lineage={"feature_service": "eta"})
+    client.create_deployment("eta", "eta/1")
+    return platform, client
+
+
+def _write_features(platform: Platform) -> None:
+    view: Any = load_definitions(Path.cwd() / "features.py").get("feature_view", "driver_stats")
     now = time.time_ns() // 1000
-    store = platform.online_store()
-    store.write_batch(
+    platform.online_store().write_batch(
         storage_name(view),
         [encode_entity_key([1]), encode_entity_key([2])],
         [now, now],
         [[10, 30.0], [20, 12.0]],
     )
-    frame = pd.DataFrame({"trips": [1, 2, 3, 4, 5], "speed": [1.0, 4.0, 2.0, 8.0, 3.0]})
-    model = LinearRegression().fit(frame, frame["trips"] + frame["speed"])
-    client.log_model(model, "eta", input_example=frame.head(2), lineage={"feature_service": "eta"})
-    client.create_deployment("eta", "eta/1")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def served(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Platform, Client]]:
+    if request.param == "redis":
+        settings = settings.model_copy(
+            update={"online_store": f"redis://127.0.0.1:6379/0?prefix=test-{uuid.uuid4().hex}:"}
+        )
+    platform, client = _prepare(settings, tmp_path, monkeypatch)
     try:
         yield platform, client
     finally:
-        store.teardown()
+        platform.online_store().teardown()
         client.close()
         platform.close()
 
@@ -121,3 +137,76 @@ def test_predict_reads_the_features_of_the_entity_keys(served: tuple[Platform, C
     predictions = asyncio.run(main())
     # driver 1: 10 trips + 30/2 = 25; driver 2: 20 + 12/3 = 24 (the model is exact).
     assert np.allclose(predictions, [25.0, 24.0])
+
+
+@pytest.mark.redis
+def test_redis_down_is_503_or_degraded_and_recovers_without_a_restart(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _free_port()
+    redis = _start_redis(port, tmp_path)
+    settings = settings.model_copy(update={"online_store": f"redis://127.0.0.1:{port}/0"})
+    platform, client = _prepare(settings, tmp_path, monkeypatch)
+    server = open_server(
+        platform, ["eta"], poll_s=60, definitions=load_definitions(tmp_path / "features.py")
+    )
+    body = {"rows": [{"driver_id": 1, "hours": 2.0}]}
+
+    async def main() -> None:
+        nonlocal redis
+        await server.start()
+        try:
+            transport = httpx.ASGITransport(app=server)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as http:
+                up = await http.post("/v1/deployments/eta/predict", json=body)
+                assert np.allclose(up.json()["predictions"], [25.0])
+                redis.terminate()
+                redis.wait(timeout=10)
+                down = await http.post("/v1/deployments/eta/predict", json=body)
+                assert down.status_code == 503, down.text
+                assert "cannot read its features" in down.json()["error"]["message"]
+                await asyncio.to_thread(client.update_deployment, "eta", allow_degraded=True)
+                await server.refresh()
+                degraded = (await http.post("/v1/deployments/eta/predict", json=body)).json()
+                assert degraded.get("degraded") is True, degraded
+                assert len(degraded["predictions"]) == 1
+                redis = _start_redis(port, tmp_path)  # back, empty: write the values again
+                await asyncio.to_thread(_write_features, platform)
+                again = (await http.post("/v1/deployments/eta/predict", json=body)).json()
+                assert "degraded" not in again
+                assert np.allclose(again["predictions"], [25.0])
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+        server.client.close()
+        client.close()
+        platform.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A throwaway redis-server on 127.0.0.1:``port``, answering before this returns."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"redis-server did not start on port {port}")

@@ -7,9 +7,10 @@ that. Routes:
 - ``POST /v1/deployments/{name}/predict``: ``{"rows": [{column: value, ...}, ...]}`` (or
   ``{"columns": {column: [values]}}``), and ``"key"`` for a sticky deployment (else the
   first row's value of the sticky field). The answer: ``{"request_id", "deployment",
-  "model", "version", "predictions"}``. Shadow versions predict the same rows after the
-  answer is sent; their results are only logged. Every prediction goes to the prediction
-  log (:mod:`griffin.serving.prediction_log`).
+  "model", "version", "predictions"}`` (and ``"degraded": true`` when the online store was
+  down and the deployment allows predicting without it). Shadow versions predict the same
+  rows after the answer is sent; their results are only logged. Every prediction goes to the
+  prediction log (:mod:`griffin.serving.prediction_log`).
 - ``GET /v1/deployments``: what is served, version by route.
 - ``GET /healthz``: the process is up. ``GET /readyz``: every deployment is loaded (503 with
   the reason until then, or while one failed to load).
@@ -291,14 +292,21 @@ class InferenceServer:
             )
         index = live.router.choose(key=_sticky(request, rows, config.sticky_key))
         chosen = live.traffic[index]
+        degraded = False
         try:
-            frame = await self._inputs(live, chosen, rows)
+            frame, degraded = await self._inputs(live, chosen, rows)
             values = await chosen.predict(frame)
         except GriffinError:
             self.metrics.observe(name, chosen, time.perf_counter() - started, error=True)
             raise
         except Exception as exc:
             self.metrics.observe(name, chosen, time.perf_counter() - started, error=True)
+            if degraded:  # not the request's fault: the store is down
+                raise BackendUnavailable(
+                    f"the online store is down and version {chosen.version.version} cannot "
+                    f"predict without its features: {type(exc).__name__}: {exc}",
+                    details={"deployment": name},
+                ) from None
             raise InvalidArgument(
                 f"the model could not predict these rows: {type(exc).__name__}: {exc}"
             ) from None
@@ -310,6 +318,7 @@ class InferenceServer:
                 "model": chosen.version.name,
                 "version": chosen.version.version,
                 "predictions": values,
+                **({"degraded": True} if degraded else {}),
             },
             option=orjson.OPT_SERIALIZE_NUMPY,
             default=_jsonable,
@@ -321,13 +330,31 @@ class InferenceServer:
 
     async def _inputs(
         self, live: LiveDeployment, version: LiveVersion, rows: pd.DataFrame
-    ) -> pd.DataFrame:
-        """The model's input for ``rows``: read from the online store when the version was
-        trained on a feature service (the deployment's, or its lineage's), else the rows."""
-        service = live.deployment.config.feature_service or version.version.lineage.feature_service
+    ) -> tuple[pd.DataFrame, bool]:
+        """The model's input for ``rows``, and whether it is degraded.
+
+        Read from the online store when the version was trained on a feature service (the
+        deployment's, or its lineage's), else the rows themselves. When the store cannot be
+        reached and the deployment allows it (``allow_degraded``), the features the rows do
+        not carry are null, as for an entity the store does not know.
+        """
+        config = live.deployment.config
+        service = config.feature_service or version.version.lineage.feature_service
+        degraded = False
         if service is not None and self.readers is not None:
-            rows = await _features_of(self.readers, self.project, service, rows)
-        return version.model.prepare(rows)
+            try:
+                rows = await _features_of(self.readers, self.project, service, rows)
+            except BackendUnavailable as exc:
+                signature = version.model.signature
+                if not config.allow_degraded or signature is None:
+                    raise BackendUnavailable(
+                        f"deployment {live.name!r} cannot read its features: {exc.message}",
+                        details={"deployment": live.name},
+                    ) from None
+                missing = [c.name for c in signature.inputs if c.name not in rows.columns]
+                rows = rows.assign(**dict.fromkeys(missing))
+                degraded = True
+        return version.model.prepare(rows), degraded
 
     async def _shadow(
         self, live: LiveDeployment, request_id: str, shadow: LiveVersion, rows: pd.DataFrame
@@ -335,7 +362,7 @@ class InferenceServer:
         name = live.name
         started = time.perf_counter()
         try:
-            frame = await self._inputs(live, shadow, rows)
+            frame, _ = await self._inputs(live, shadow, rows)
             values = await shadow.predict(frame)
         except Exception as exc:
             self.metrics.observe(name, shadow, time.perf_counter() - started, error=True)
