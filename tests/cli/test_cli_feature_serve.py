@@ -14,39 +14,12 @@ from typing import Any
 import pytest
 from cli_helpers import Invoke, assert_one_line_error
 
+from driver_features import FEATURES_PY
 from griffin.config import load_settings
 from griffin.features.online import encode_entity_key, open_online_store
 from griffin.features.project import load_definitions
 from griffin.features.selection import storage_name
 from griffin.server.feature_server import FeatureServer
-
-FEATURES_PY = """
-import pandas as pd
-
-from griffin.features.definitions import Entity, Feature, FeatureView
-from griffin.features.on_demand import on_demand_feature_view
-from griffin.features.services import FeatureService
-from griffin.features.sources import PushSource, RequestSource
-
-driver = Entity("driver", ["driver_id"], dtype="int64")
-stats = FeatureView(
-    "driver_stats",
-    [driver],
-    [Feature("trips", "int64"), Feature("distance", "float64")],
-    PushSource("driver_events", timestamp_field="ts"),
-)
-
-
-@on_demand_feature_view(
-    sources=[stats[["distance"]], RequestSource("req", {"hours": "float64"})],
-    features=[Feature("speed", "float64")],
-)
-def speed(df: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"speed": df["distance"] / df["hours"]})
-
-
-eta = FeatureService("eta", [stats[["trips"]], speed])
-"""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

@@ -20,6 +20,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 
+from driver_features import FEATURES_PY
 from griffin.client import Client
 from griffin.config import Settings
 from griffin.features.online import encode_entity_key
@@ -27,34 +28,6 @@ from griffin.features.project import load_definitions
 from griffin.features.selection import storage_name
 from griffin.platform import Platform, open_platform
 from griffin.serving.server import open_server
-
-FEATURES_PY = """
-import pandas as pd
-
-from griffin.features.definitions import Entity, Feature, FeatureView
-from griffin.features.on_demand import on_demand_feature_view
-from griffin.features.services import FeatureService
-from griffin.features.sources import PushSource, RequestSource
-
-driver = Entity("driver", ["driver_id"], dtype="int64")
-stats = FeatureView(
-    "driver_stats",
-    [driver],
-    [Feature("trips", "int64"), Feature("distance", "float64")],
-    PushSource("driver_events", timestamp_field="ts"),
-)
-
-
-@on_demand_feature_view(
-    sources=[stats[["distance"]], RequestSource("req", {"hours": "float64"})],
-    features=[Feature("speed", "float64")],
-)
-def speed(df: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"speed": df["distance"] / df["hours"]})
-
-
-eta = FeatureService("eta", [stats[["trips"]], speed])
-"""
 
 
 def _prepare(
