@@ -109,3 +109,31 @@ def test_serve_builds_the_inference_server(
     assert calls[-1][0].prediction_log is None
     exposed = cli("serve", "eta", "--host", "0.0.0.0")
     assert_one_line_error(exposed, "refusing to serve on 0.0.0.0")
+
+
+def test_serve_with_workers_hands_each_worker_what_to_serve(
+    client: Client, cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from griffin.serving.server import SERVE_ENV, InferenceServer, app_from_env
+
+    client.create_deployment("eta", "eta@champion")
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setenv(SERVE_ENV, "")  # restored after the test: the command sets it
+    result = cli("serve", "eta", "--workers", "3", "--no-log", "--poll-interval", "0.5")
+    assert result.exit_code == 0, result.output
+    [(target, options)] = calls
+    assert (target, options["workers"], options["factory"]) == (
+        "griffin.serving.server:app_from_env",
+        3,
+        True,
+    )
+    # What one worker process builds from the environment the command left.
+    app = app_from_env()
+    assert isinstance(app, InferenceServer)
+    assert (app.names, app.poll_s, app.prediction_log) == (["eta"], 0.5, None)
+    assert len(app.closers) == 2
+    for close in app.closers:
+        close()

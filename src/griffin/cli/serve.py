@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +35,9 @@ def serve_command(
     ] = 2.0,
     auth: AuthOpt = None,
     definitions: DefinitionsOpt = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes, each serving every deployment.")
+    ] = 1,
     log_predictions: Annotated[
         bool,
         typer.Option(
@@ -69,7 +74,38 @@ def serve_command(
     import uvicorn
 
     from griffin.platform import open_platform
-    from griffin.serving.server import open_server
+    from griffin.serving.server import SERVE_ENV, open_server
+
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": port,
+        "log_level": settings.log_level,
+        "access_log": False,  # a log line per request would cost more than a prediction
+    }
+    if workers > 1:
+        if definitions is not None:
+            from griffin.features.project import load_definitions
+
+            load_definitions(definitions)  # fail now, with the file and line
+        for key, value in overrides.items():
+            if value is not None:
+                os.environ[f"GRIFFIN_{key.upper()}"] = str(value)
+        if current_state().project:
+            os.environ["GRIFFIN_PROJECT"] = settings.project
+        os.environ[SERVE_ENV] = json.dumps(
+            {
+                "names": deployments,
+                "poll_s": poll_interval,
+                "definitions": str(definitions.resolve()) if definitions else None,
+                "log": log_predictions,
+            }
+        )
+        out_console().print(
+            f"Griffin inference server on [bold]http://{settings.host}:{port}[/bold], "
+            f"{workers} workers"
+        )
+        uvicorn.run("griffin.serving.server:app_from_env", factory=True, workers=workers, **options)
+        return
 
     local = None
     if definitions is not None:
@@ -91,9 +127,7 @@ def serve_command(
         where = prediction_log_dir(app.prediction_log.offline_root, app.project, "DEPLOYMENT")
         console.print(f"  prediction log: {where}", markup=False)
     try:
-        uvicorn.run(
-            app, host=settings.host, port=port, log_level=settings.log_level, access_log=False
-        )
+        uvicorn.run(app, **options)
     finally:
         app.client.close()
         platform.close()

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,6 +111,8 @@ class InferenceServer:
         self.metrics = Metrics()
         self._poller: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        # What stop() closes last (a worker process's own client and platform).
+        self.closers: list[Callable[[], None]] = []
 
     def _load(self, version: Any) -> Any:
         from griffin.registry.flavors import load_model
@@ -138,6 +140,8 @@ class InferenceServer:
         if self.prediction_log is not None:
             await self.prediction_log.close()
         await self.loader.close()
+        for close in self.closers:
+            close()
 
     @property
     def ready(self) -> bool:
@@ -492,3 +496,34 @@ def open_server(
         prediction_log=prediction_log,
         poll_s=poll_s,
     )
+
+
+# How `griffin serve --workers N` tells its worker processes what to serve (not a GRIFFIN_*
+# variable: those are settings, and unknown ones are refused).
+SERVE_ENV = "_GRIFFIN_SERVE"
+
+
+def app_from_env() -> InferenceServer:
+    """The app each uvicorn worker builds (``--workers`` > 1): GRIFFIN_* settings, and what to
+    serve as JSON in ``_GRIFFIN_SERVE`` (``names``, ``poll_s``, ``definitions``, ``log``)."""
+    import os
+
+    from griffin.config import load_settings
+    from griffin.platform import open_platform
+
+    spec = orjson.loads(os.environ.get(SERVE_ENV, "{}"))
+    definitions = None
+    if spec.get("definitions"):
+        from griffin.features.project import load_definitions
+
+        definitions = load_definitions(spec["definitions"])
+    platform = open_platform(load_settings())
+    server = open_server(
+        platform,
+        list(spec.get("names", [])),
+        float(spec.get("poll_s", 2.0)),
+        definitions=definitions,
+        log_predictions=bool(spec.get("log", True)),
+    )
+    server.closers += [server.client.close, platform.close]
+    return server
