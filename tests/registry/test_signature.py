@@ -122,3 +122,17 @@ def test_check_timestamps_are_utc() -> None:
     sig = from_features({"at": "timestamp"})
     out = sig.check(pd.DataFrame({"at": [datetime(2024, 1, 1, 12), "2024-01-02T00:00:00"]}))
     assert out["at"].iloc[0] == datetime(2024, 1, 1, 12, tzinfo=UTC)
+
+
+def test_a_checked_frame_passes_through_untouched() -> None:
+    signature = Signature([("n", "int64"), ("x", "float64")])
+    checked = signature.check(pd.DataFrame({"x": [1.5, 2.5], "n": [1, 2], "extra": ["a", "b"]}))
+    assert list(checked.columns) == ["n", "x"]
+    assert signature.check(checked) is checked  # checked once: no second copy or cast
+    # Not quite the signature's types (floats in the int column): checked and cast again.
+    floats = pd.DataFrame({"n": [1.0, 2.0], "x": [1.5, 2.5]})
+    recast = signature.check(floats)
+    assert recast is not floats
+    assert recast["n"].dtype == np.int64
+    reordered = pd.DataFrame({"x": [1.5], "n": np.array([1], dtype=np.int64)})
+    assert list(signature.check(reordered).columns) == ["n", "x"]

@@ -110,6 +110,8 @@ class Signature:
         fit its type. Missing values in an integer column arrive as NaN in a float column (served
         features are null for unknown entities, and the model decides what that means).
         """
+        if self._matches(frame):
+            return frame  # already checked (a server checks a request once, then predicts)
         present = set(map(str, frame.columns))
         missing = [name for name in self.input_names if name not in present]
         if missing:
@@ -121,6 +123,17 @@ class Signature:
         return pd.DataFrame(
             {c.name: _cast(frame[c.name], c) for c in self.inputs}, index=frame.index
         )
+
+    def _matches(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` is already what :meth:`check` returns: exactly the signature's
+        numeric columns, in order, each of its exact numpy type (then nothing is cast)."""
+        if list(frame.columns) != self.input_names:
+            return False
+        for column, dtype in zip(self.inputs, frame.dtypes, strict=True):
+            target = _NUMPY_FOR.get(column.type)
+            if target is None or dtype != np.dtype(target):
+                return False
+        return True
 
 
 _NUMPY_FOR = {
