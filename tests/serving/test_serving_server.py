@@ -143,9 +143,16 @@ def test_a_moved_alias_is_swapped_in_without_a_failed_request(
         await asyncio.sleep(0.3)
         stop.set()
         await asyncio.gather(*workers)
+        # The old version is unloaded once nothing can reach it (RETIRE_AFTER_S, 0.2 s here).
+        for _ in range(100):  # bounded: 5 s
+            if server.loader.loaded() == [("eta", 2)]:
+                break
+            await asyncio.sleep(0.05)
+        assert server.loader.loaded() == [("eta", 2)]
         return seen
 
-    seen = _run(InferenceServer(client, ["eta"], poll_s=0.1), scenario)
+    server = InferenceServer(client, ["eta"], poll_s=0.1)
+    seen = _run(server, scenario)
     assert seen[0] == 1
     assert seen[-1] == 2
     # Once the new version answered, the old one never did again: the swap is atomic.

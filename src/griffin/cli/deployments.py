@@ -156,7 +156,6 @@ def create_command(
     splits them (a canary). Every reference must name a version that exists now.
     """
     spec = _config(model, traffic, shadow, _given(locals()))
-    DeploymentConfig.parse(spec)  # a bad flag fails before anything is sent
     with open_client(project) as client:
         created = client.create_deployment(name, description=description, comment=comment, **spec)
     _print(created, json)

@@ -365,9 +365,14 @@ class ModelsMixin(RunsMixin, ArtifactsMixin):
         Pickled flavors (scikit-learn, pyfunc) run code from the file when loaded: load only
         models your team registered.
         """
+        return self.load_version(self.resolve_model(ref))
+
+    def load_version(self, version: ModelVersion) -> LoadedModel:
+        """Load a version already resolved (``resolve_model``), from the local cache when its
+        files are intact, without resolving it again."""
         from griffin.registry.flavors import load_model
 
-        return load_model(self.download_model(ref))
+        return load_model(self._download_version(version, None))
 
     def _models_path(self, name: str | None = None, *rest: str) -> str:
         path = f"{self._project_path()}/models"

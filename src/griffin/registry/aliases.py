@@ -28,6 +28,7 @@ from griffin.domain.registry import (
 from griffin.errors import Conflict, InvalidArgument, NotFound
 from griffin.store import projects
 from griffin.store import registry as store
+from griffin.store.orm.accounts import ProjectRow
 from griffin.store.orm.base import utcnow
 from griffin.store.orm.registry import ModelAliasEventRow, ModelAliasRow, RegisteredModelRow
 from griffin.store.session import Database
@@ -35,6 +36,7 @@ from griffin.store.session import Database
 __all__ = [
     "alias_history",
     "delete_alias",
+    "missing",
     "promote",
     "resolve",
     "resolve_ref",
@@ -52,21 +54,25 @@ def resolve(db: Database, principal: Principal, project: str, name: str, ref: st
     if found is not None:
         return found
     with db.session() as session:
-        # A miss: say exactly what is missing (the project, the model, the version, the alias).
-        project_row = projects.get_row(session, project)
-        model = store.get_model_row(session, project_row, name)
-        if ref.isdigit():
-            store.get_version_row(session, model, int(ref))
-        if ref.lower() == LATEST:
-            raise NotFound(
-                f"model {name!r} has no versions yet", details={"model": name, "alias": ref}
-            )
-        known = sorted(store.aliases_of(session, model.id))
-        raise NotFound(
-            f"model {name!r} has no alias {ref!r}"
-            + (f" (its aliases: {', '.join(known)})" if known else " (it has no aliases)"),
-            details={"model": name, "alias": ref, "aliases": known},
+        raise missing(session, projects.get_row(session, project), name, ref)
+
+
+def missing(session: Session, project: ProjectRow, name: str, ref: str) -> NotFound:
+    """Why ``ref`` of model ``name`` names no version: exactly what is missing (the model, the
+    version, the alias, with the aliases it has)."""
+    model = store.get_model_row(session, project, name)  # raises: no such model
+    if ref.isdigit():
+        store.get_version_row(session, model, int(ref))  # raises: no such version
+    if ref.lower() == LATEST:
+        return NotFound(
+            f"model {name!r} has no versions yet", details={"model": name, "alias": ref}
         )
+    known = sorted(store.aliases_of(session, model.id))
+    return NotFound(
+        f"model {name!r} has no alias {ref!r}"
+        + (f" (its aliases: {', '.join(known)})" if known else " (it has no aliases)"),
+        details={"model": name, "alias": ref, "aliases": known},
+    )
 
 
 def resolve_ref(db: Database, principal: Principal, project: str, ref: str) -> ModelVersion:

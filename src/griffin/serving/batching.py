@@ -20,7 +20,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,15 +39,12 @@ class BatchStats:
     requests: int = 0
     rows: int = 0
     largest: int = 0
-    sizes: list[int] = field(default_factory=list)  # rows per batch, the last 1,000
 
     def add(self, requests: int, rows: int) -> None:
         self.batches += 1
         self.requests += requests
         self.rows += rows
         self.largest = max(self.largest, rows)
-        self.sizes.append(rows)
-        del self.sizes[:-1000]
 
 
 @dataclass

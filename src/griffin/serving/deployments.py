@@ -25,6 +25,7 @@ from griffin.domain.ids import new_id
 from griffin.domain.registry import parse_model_ref
 from griffin.domain.validation import check_tags, check_value
 from griffin.errors import AlreadyExists, Conflict, NotFound
+from griffin.registry import aliases
 from griffin.store import deployments as store
 from griffin.store import projects
 from griffin.store import registry as registry_store
@@ -228,9 +229,11 @@ def _check_refs(session: Session, project: ProjectRow, config: DeploymentConfig)
     for ref in config.refs:
         name, which = parse_model_ref(ref)
         if registry_store.resolve(session, project.name, name, which) is None:
-            model = registry_store.get_model_row(session, project, name)  # NotFound: no model
-            what = f"version {which}" if which.isdigit() else f"alias {which!r}"
+            try:
+                error = aliases.missing(session, project, name, which)
+            except NotFound as exc:  # no such model or version: raised, not returned
+                error = exc
             raise NotFound(
-                f"{ref!r} names nothing: model {model.name!r} has no {what}",
-                details={"field": "model", "ref": ref},
+                f"{ref!r} names nothing: {error.message}",
+                details={**error.details, "field": "model", "ref": ref},
             )

@@ -124,6 +124,10 @@ class DeploymentLoader:
             shadows=tuple(live[r] for r in config.shadows),
         )
 
+    def loaded(self) -> list[tuple[str, int]]:
+        """The (model, version) pairs loaded now, each once."""
+        return sorted({(key[0], key[1]) for key in self._loaded})
+
     async def retire(self, current: Callable[[], list[LiveDeployment]]) -> None:
         """Close the batchers of versions no deployment in ``current()`` serves, after a grace
         period (asked again after it: a version may have come back meanwhile)."""

@@ -9,9 +9,9 @@ moves only the keys in those 10 buckets.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from griffin.domain.deployments import TrafficRoute
 
@@ -31,19 +31,15 @@ class Router:
     """Picks a route's index for each request from the traffic's weights."""
 
     routes: tuple[TrafficRoute, ...]
+    _bounds: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.routes or sum(r.weight for r in self.routes) <= 0:
             raise ValueError("traffic needs at least one route with a positive weight")
-
-    @property
-    def _bounds(self) -> Sequence[int]:
-        total = 0
-        bounds = []
-        for route in self.routes:
-            total += route.weight
-            bounds.append(total)
-        return bounds
+        # The cumulative weights, once: choose() runs on every request.
+        object.__setattr__(
+            self, "_bounds", tuple(itertools.accumulate(r.weight for r in self.routes))
+        )
 
     def choose(self, key: str | None = None, rng: random.Random | None = None) -> int:
         """The index of the route for a request: by ``key``'s bucket when given, else drawn."""

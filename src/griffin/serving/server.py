@@ -71,7 +71,6 @@ log = logging.getLogger(__name__)
 MAX_BODY = 32 * 1024 * 1024
 _PREFIX = "/v1/deployments/"
 _PREDICT = "/predict"
-_JSON = JSON_HEADERS
 
 
 class InferenceServer:
@@ -105,7 +104,7 @@ class InferenceServer:
         self.readers = readers
         self.prediction_log = prediction_log
         self.poll_s = poll_s
-        self.loader = DeploymentLoader(client.resolve_model, self._load)
+        self.loader = DeploymentLoader(client.resolve_model, client.load_version)
         self.live: dict[str, LiveDeployment] = {}
         self.problems: dict[str, str] = {}
         self.metrics = Metrics()
@@ -113,11 +112,6 @@ class InferenceServer:
         self._background: set[asyncio.Task[Any]] = set()
         # What stop() closes last (a worker process's own client and platform).
         self.closers: list[Callable[[], None]] = []
-
-    def _load(self, version: Any) -> Any:
-        from griffin.registry.flavors import load_model
-
-        return load_model(self.client._download_version(version, None))
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -234,20 +228,20 @@ class InferenceServer:
             if self.principals is not None:
                 principal = await self.principals.of(scope)
                 principal.require(Role.VIEWER, self.project)
-            return 200, await self.predict(name, await read_body(receive, MAX_BODY)), _JSON
+            return 200, await self.predict(name, await read_body(receive, MAX_BODY)), JSON_HEADERS
         if path == "/healthz" and method == "GET":
-            return 200, orjson.dumps({"status": "ok", "version": __version__}), _JSON
+            return 200, orjson.dumps({"status": "ok", "version": __version__}), JSON_HEADERS
         if path == "/readyz" and method == "GET":
             if self.ready:
-                return 200, orjson.dumps({"status": "ok"}), _JSON
+                return 200, orjson.dumps({"status": "ok"}), JSON_HEADERS
             waiting = [n for n in self.names if n not in self.live]
             reason = "; ".join(
                 [f"{n}: {m}" for n, m in self.problems.items()]
                 + [f"{n}: not loaded yet" for n in waiting if n not in self.problems]
             )
-            return 503, orjson.dumps({"status": "unavailable", "reason": reason}), _JSON
+            return 503, orjson.dumps({"status": "unavailable", "reason": reason}), JSON_HEADERS
         if path == "/v1/deployments" and method == "GET":
-            return 200, orjson.dumps(self.describe()), _JSON
+            return 200, orjson.dumps(self.describe()), JSON_HEADERS
         if path == "/metrics" and method == "GET":
             text = self.metrics.render(self.live.values())
             return 200, text.encode(), [(b"content-type", b"text/plain; version=0.0.4")]
