@@ -112,6 +112,66 @@ def test_predict_reads_the_features_of_the_entity_keys(served: tuple[Platform, C
     assert np.allclose(predictions, [25.0, 24.0])
 
 
+def _package_version(client: Client, tmp_path: Path, features_py: str, deployment: str) -> int:
+    """A new version of ``eta`` whose lineage names a code package holding ``features_py``,
+    served by a new deployment ``deployment``."""
+    from griffin.training.packages import build_package
+
+    code = tmp_path / f"code-{deployment}"
+    code.mkdir()
+    (code / "features.py").write_text(textwrap.dedent(features_py))
+    package = build_package(code, tmp_path / f"package-{deployment}")
+    digest = client.upload_package(package.path)
+    current = client.resolve_model("eta/1")
+    frame = pd.DataFrame({"trips": [1, 2], "speed": [1.0, 4.0]})
+    version = client.log_model(
+        client.load_version(current).raw,
+        "eta",
+        input_example=frame,
+        lineage={"feature_service": "eta", "code_digest": digest},
+    )
+    client.create_deployment(deployment, f"eta/{version.version}")
+    return version.version
+
+
+def test_on_demand_views_run_the_code_of_the_versions_package(
+    served: tuple[Platform, Client], tmp_path: Path
+) -> None:
+    """No --definitions: each version runs the features.py of its own code package; a version
+    whose package does not import does not load, and says why."""
+    platform, client = served
+    _package_version(client, tmp_path, FEATURES_PY, "eta-code")
+    broken = FEATURES_PY + "\nraise RuntimeError('no such table')\n"
+    _package_version(client, tmp_path, broken, "eta-broken")
+    server = open_server(platform, ["eta-code", "eta-broken", "eta"], poll_s=60)
+
+    async def main() -> None:
+        await server.start()
+        try:
+            transport = httpx.ASGITransport(app=server)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as http:
+                body = {"rows": [{"driver_id": 1, "hours": 2.0}, {"driver_id": 2, "hours": 3.0}]}
+                answer = await http.post("/v1/deployments/eta-code/predict", json=body)
+                assert answer.status_code == 200, answer.text
+                assert np.allclose(answer.json()["predictions"], [25.0, 24.0])
+                ready = await http.get("/readyz")
+                assert ready.status_code == 503
+                assert "eta-broken" in ready.json()["reason"]
+                assert "no such table" in ready.json()["reason"]
+                # Version 1 has no package: its on-demand view has no code to run.
+                plain = await http.post("/v1/deployments/eta/predict", json=body)
+                assert plain.status_code == 501, plain.text
+                assert "without a code package" in plain.json()["error"]["message"]
+        finally:
+            await server.stop()
+            server.client.close()
+
+    asyncio.run(main())
+    cached = list((platform.settings.home / "packages" / client.project).iterdir())
+    assert len(cached) == 2  # the two packages, and no staging folder left behind
+    assert not any(p.name.startswith(".") for p in cached)
+
+
 @pytest.mark.redis
 def test_redis_down_is_503_or_degraded_and_recovers_without_a_restart(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

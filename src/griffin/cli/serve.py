@@ -58,7 +58,9 @@ def serve_command(
     an updated deployment is loaded beside the old version and swapped in without a failed
     request. `/healthz`, `/readyz` (ready once every deployment is loaded) and `/metrics`
     (Prometheus). A version trained on a feature service gets its features from the online
-    store by the rows' entity keys; give --definitions for its on-demand views. Like
+    store by the rows' entity keys, and its on-demand views run the code of its own code
+    package (the features.py it was trained with); --definitions replaces that code for every
+    version (for a version logged without a package). Like
     `griffin server`, it needs --auth to bind an address other than this machine's.
     """
     from griffin.cli.server import check_binding

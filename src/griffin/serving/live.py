@@ -11,10 +11,11 @@ old version's batcher is closed once no request can reach it any more.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,11 +26,15 @@ from griffin.registry.flavors import LoadedModel
 from griffin.serving.batching import Batcher
 from griffin.serving.routing import Router
 
+if TYPE_CHECKING:
+    from griffin.features.serving import ProjectReaders
+
 __all__ = ["DeploymentLoader", "LiveDeployment", "LiveVersion"]
 
 # A loaded version is shared by every route and deployment that serve it with the same
-# batching settings: (model, version, max_batch_size, max_latency_ms).
-_Key = tuple[str, int, int, float]
+# batching settings and feature service: (model, version, max_batch_size, max_latency_ms,
+# feature service or "").
+_Key = tuple[str, int, int, float, str]
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +45,14 @@ RETIRE_AFTER_S = 5.0
 
 @dataclass(frozen=True)
 class LiveVersion:
-    """One loaded model version and the batcher in front of it."""
+    """One loaded model version, the batcher in front of it, and where its features are read
+    (None: its requests carry the model's inputs)."""
 
     ref: str
     version: ModelVersion
     model: LoadedModel
     batcher: Batcher
+    features: ProjectReaders | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -81,15 +88,19 @@ class DeploymentLoader:
     Args:
         resolve: a reference -> the version it names now (``client.resolve_model``).
         load: a version -> the loaded model (download, verify, unpickle); runs in a thread.
+        features: a version -> where its features are read (with its own on-demand code),
+            for a version served from a feature service; runs in a thread.
     """
 
     def __init__(
         self,
         resolve: Callable[[str], ModelVersion],
         load: Callable[[ModelVersion], LoadedModel],
+        features: Callable[[ModelVersion], ProjectReaders] | None = None,
     ) -> None:
         self.resolve = resolve
         self.load = load
+        self.features = features
         self._loaded: dict[_Key, LiveVersion] = {}
 
     async def build(self, deployment: Deployment) -> LiveDeployment:
@@ -103,6 +114,9 @@ class DeploymentLoader:
             existing = self._loaded.get(key)
             if existing is None:
                 model = await asyncio.to_thread(self.load, version)
+                features = None
+                if key[4] and self.features is not None:
+                    features = await asyncio.to_thread(self.features, version)
                 existing = LiveVersion(
                     ref,
                     version,
@@ -113,10 +127,11 @@ class DeploymentLoader:
                         max_latency_ms=config.max_latency_ms,
                         name=f"{version.name}-{version.version}",
                     ),
+                    features,
                 )
                 self._loaded[key] = existing
                 log.info("loaded %s (version %s of %s)", ref, version.version, version.name)
-            live[ref] = LiveVersion(ref, version, existing.model, existing.batcher)
+            live[ref] = dataclasses.replace(existing, ref=ref)
         return LiveDeployment(
             deployment=deployment,
             router=Router(config.traffic),
@@ -151,4 +166,5 @@ class DeploymentLoader:
 
 def _key(version: ModelVersion, deployment: Deployment) -> _Key:
     config = deployment.config
-    return (version.name, version.version, config.max_batch_size, config.max_latency_ms)
+    service = config.feature_service or version.lineage.feature_service or ""
+    return (version.name, version.version, config.max_batch_size, config.max_latency_ms, service)

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from griffin.features.serving import ProjectReaders
     from griffin.platform import Platform
     from griffin.server.principals import Principals
+    from griffin.serving.feature_reads import FeatureReads
 
 __all__ = ["InferenceServer"]
 
@@ -81,8 +82,8 @@ class InferenceServer:
             remote client); used off the request path.
         names: the deployments to serve.
         principals: who each request is (tokens, as ``griffin server``); None: no checks.
-        readers: the online feature reads of the project; a version trained on a feature
-            service gets its features from them (None: requests carry the model's inputs).
+        features: where a version trained on a feature service reads its features, with
+            its own on-demand code (None: requests carry the model's inputs).
         prediction_log: where every prediction is logged (None: nowhere).
         poll_s: seconds between checks for changed deployments and moved aliases.
     """
@@ -93,7 +94,7 @@ class InferenceServer:
         names: list[str],
         *,
         principals: Principals | None = None,
-        readers: ProjectReaders | None = None,
+        features: FeatureReads | None = None,
         prediction_log: PredictionLog | None = None,
         poll_s: float = 2.0,
     ) -> None:
@@ -101,10 +102,13 @@ class InferenceServer:
         self.names = list(dict.fromkeys(names))
         self.project = client.project
         self.principals = principals
-        self.readers = readers
         self.prediction_log = prediction_log
         self.poll_s = poll_s
-        self.loader = DeploymentLoader(client.resolve_model, client.load_version)
+        self.loader = DeploymentLoader(
+            client.resolve_model,
+            client.load_version,
+            None if features is None else features.for_version,
+        )
         self.live: dict[str, LiveDeployment] = {}
         self.problems: dict[str, str] = {}
         self.metrics = Metrics()
@@ -339,9 +343,9 @@ class InferenceServer:
         config = live.deployment.config
         service = config.feature_service or version.version.lineage.feature_service
         degraded = False
-        if service is not None and self.readers is not None:
+        if service is not None and version.features is not None:
             try:
-                rows = await _features_of(self.readers, self.project, service, rows)
+                rows = await _features_of(version.features, self.project, service, rows)
             except BackendUnavailable as exc:
                 signature = version.model.signature
                 if not config.allow_degraded or signature is None:
@@ -469,14 +473,14 @@ def open_server(
     log_predictions: bool = True,
 ) -> InferenceServer:
     """An inference server on ``platform``'s settings, checking tokens as ``griffin server``
-    and reading features from its online store (``definitions``: your feature definitions,
-    whose on-demand views run here)."""
+    and reading features from its online store. On-demand views run each version's own code
+    (from its code package), or ``definitions`` for every version when given."""
     from griffin.client import Client
-    from griffin.features.serving import ProjectReaders
     from griffin.server.principals import Principals
+    from griffin.serving.feature_reads import FeatureReads
 
     client = Client(settings=platform.settings)
-    readers = ProjectReaders(platform.db, platform.online_store(), local=definitions)
+    features = FeatureReads(client, platform.db, platform.online_store(), definitions=definitions)
     prediction_log = (
         PredictionLog(platform.settings.resolved_offline_root, client.project)
         if log_predictions
@@ -486,7 +490,7 @@ def open_server(
         client,
         names,
         principals=Principals(platform),
-        readers=readers,
+        features=features,
         prediction_log=prediction_log,
         poll_s=poll_s,
     )
