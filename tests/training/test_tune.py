@@ -24,6 +24,7 @@ from griffin.training import jobs
 from griffin.training.dispatcher import Dispatcher
 from griffin.training.sweeps import on_tune
 from griffin.training.tune import _better
+from ray_heads import launcher_ray_tests
 
 # -- without a Ray cluster ------------------------------------------------------------------
 
@@ -72,21 +73,8 @@ def test_the_tune_modules_import_ray_only_when_a_sweep_runs() -> None:
 # -- on a local Ray head --------------------------------------------------------------------
 
 
-def _launcher_tests() -> Any:
-    """``tests/launcher/test_launcher_ray.py`` as a module of its own (the tests are no
-    package): its ``ray_head`` fixture starts (and stops) this module's Ray head."""
-    path = Path(__file__).parents[1] / "launcher" / "test_launcher_ray.py"
-    spec = importlib.util.spec_from_file_location("_griffin_ray_head_helper", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 if importlib.util.find_spec("ray") is not None:
-    _helper = _launcher_tests()
+    _helper = launcher_ray_tests("_griffin_ray_head_helper")
     ray_head = _helper.ray_head
     ADMIN = _helper.ADMIN
 

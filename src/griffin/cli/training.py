@@ -1,7 +1,9 @@
-"""The everyday commands: ``griffin train``, ``griffin evaluate`` and ``griffin models compare``.
+"""The everyday commands: ``griffin train``, ``griffin evaluate``, ``griffin predict`` and
+``griffin models compare``.
 
 ``griffin train`` applies the project's model definitions (with their code), submits a
-training job and follows it. With a server (``GRIFFIN_URL``) the server's dispatcher or a
+training job and follows it; ``griffin predict --output`` submits a predict job (batch
+inference) and follows it. With a server (``GRIFFIN_URL``) the server's dispatcher or a
 ``griffin worker`` runs the job; on the embedded store the command runs a dispatcher itself,
 in the foreground, until the job has ended.
 """
@@ -12,14 +14,23 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from griffin.cli.output import err_console, print_json, print_kv, print_note, print_table
+from griffin.cli.output import (
+    err_console,
+    print_error,
+    print_json,
+    print_kv,
+    print_note,
+    print_table,
+)
 from griffin.cli.state import JsonOpt, ProjectOpt, current_state, open_client
 from griffin.errors import InvalidArgument
+from griffin.training.batch_predict import DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
     from griffin.client import Client
@@ -333,13 +344,16 @@ def _read_sweep(path: Path) -> Any:
         raise InvalidArgument(f"the sweep file {path} is not valid: {exc}") from None
 
 
-def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
-    """Stream the job's log until it ends; run a dispatcher here on the embedded store."""
+def _follow(
+    client: Client, job: Job, *, quiet: bool, on_text: Callable[[str], None] | None = None
+) -> Job:
+    """Stream the job's log until it ends (to ``on_text``, else standard output); run a
+    dispatcher here on the embedded store."""
     from griffin.client.transport import InProcessTransport
 
     transport = client._transport
     if not isinstance(transport, InProcessTransport):
-        return _stream(client, job, quiet=quiet, errors=[])
+        return _stream(client, job, quiet=quiet, errors=[], on_text=on_text)
     from griffin.server.loopback import LoopbackServer
     from griffin.training.dispatcher import Dispatcher
 
@@ -360,7 +374,7 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
         runner = threading.Thread(target=run, name="griffin-train", daemon=True)
         runner.start()
         try:
-            final = _stream(client, job, quiet=quiet, errors=errors)
+            final = _stream(client, job, quiet=quiet, errors=errors, on_text=on_text)
         finally:
             runner.join(timeout=60)
     if errors:  # the dispatcher's own failure (a Griffin error prints as one line)
@@ -368,11 +382,22 @@ def _follow(client: Client, job: Job, *, quiet: bool) -> Job:
     return final
 
 
-def _stream(client: Client, job: Job, *, quiet: bool, errors: list[BaseException]) -> Job:
+def _stream(
+    client: Client,
+    job: Job,
+    *,
+    quiet: bool,
+    errors: list[BaseException],
+    on_text: Callable[[str], None] | None = None,
+) -> Job:
     """Print the job's log as it grows until it ends (Ctrl-C cancels it); the job at its end."""
     try:
         for text in client.follow_logs(job.id, poll=0.2):
-            if not quiet:
+            if quiet:
+                pass
+            elif on_text is not None:
+                on_text(text)
+            else:
                 sys.stdout.write(text)
                 sys.stdout.flush()
             if errors:
@@ -434,85 +459,220 @@ def _run_as_job(client: Client, json: bool, **fields: Any) -> Job:
     return final
 
 
+class _PredictLog:
+    """A predict job's log on standard error, its progress lines drawn as a bar (on a
+    terminal); the same bar for a prediction in this process."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.console = err_console()
+        self.display: Any = None
+        self.task: Any = None
+        self.pending = ""
+
+    def __enter__(self) -> _PredictLog:
+        if self.enabled and self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.display = Progress(
+                TextColumn("predicting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rows"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.display.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pending:
+            self._line(self.pending)
+            self.pending = ""
+        if self.display is not None:
+            self.display.stop()
+
+    def progress(self, done: int, total: int) -> None:
+        if self.display is None:
+            return
+        if self.task is None:
+            self.task = self.display.add_task("predicting", total=total)
+        self.display.update(self.task, completed=done, total=total)
+
+    def feed(self, text: str) -> None:
+        """Some bytes of the job's log: whole lines are shown, a partial one waits."""
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        from griffin.training.batch_predict import parse_progress
+
+        found = parse_progress(line)
+        if found is not None and self.display is not None:
+            self.progress(*found)
+        elif line.strip() and self.enabled:
+            self.console.print(line, markup=False, highlight=False)
+
+
 def predict_command(
     ref: RefArg,
-    input: Annotated[
-        Path, typer.Option(help="Rows to predict: a .parquet, .csv, .json or .jsonl file.")
-    ],
-    output: Annotated[
-        Path | None,
+    entities: Annotated[
+        str | None,
         typer.Option(
-            help="Write the rows with their predictions here (.parquet, .csv or .jsonl); "
-            "default: print them.",
+            help="The rows to predict: a .parquet, .csv, .json or .jsonl file, a folder of "
+            "parquet files, or a SQL query (SELECT ... or WITH ..., run by DuckDB).",
             show_default=False,
         ),
     ] = None,
+    input: Annotated[
+        str | None,
+        typer.Option(help="The older name of --entities (kept for scripts).", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the rows with their predictions here (.parquet, .csv or .jsonl), as a "
+            "recorded predict job; default: predict here and print them.",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Read every row's features as of this time (ISO 8601, UTC unless it says "
+            "otherwise); default: each row's event_timestamp, else now.",
+            show_default=False,
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option(help="Rows predicted (and written) at a time.", min=1)
+    ] = DEFAULT_CHUNK_SIZE,
     online_features: Annotated[
         bool | None,
         typer.Option(
             "--online-features/--no-online-features",
-            help="Read the version's feature service from the online store for the rows' "
-            "entity keys (default: only when the rows lack the model's inputs).",
+            help="Read the features from the online store (the newest values, as `griffin "
+            "serve` does) / never read features: the rows hold the inputs (default: from the "
+            "offline sources, point-in-time, when the rows lack the inputs).",
             show_default=False,
         ),
     ] = None,
-    backend: BackendOpt = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="The launcher that runs the job (local, ray; default local). On ray the "
+            "predictions run on Ray Data workers.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Ray Data workers predicting at once (ray backend).", min=1)
+    ] = 1,
     project: ProjectOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Predict a batch of rows with a registered version (in this process, or as a job).
+    """Predict a batch of rows with a registered version: features point-in-time, in chunks.
 
-    The rows hold the model's input columns, or just entity keys when the version was
-    trained on a feature service: the features are then read from the online store.
+    With --output the run is a predict job (`griffin jobs list` shows it): on the embedded
+    store it runs here in the foreground; with a server, on its workers. The rows hold the
+    model's inputs, or the entity keys of the feature service the version was trained on:
+    the features are then joined on as of each row's event_timestamp, as of --as-of, or now.
     """
     from griffin.domain.registry import parse_model_ref
-    from griffin.training.batch import check_output, read_rows, write_rows
+    from griffin.training.batch_inputs import check_entities, parse_as_of
+    from griffin.training.batch_output import check_output
+    from griffin.training.batch_predict import BatchRequest, predict_rows
 
-    if backend is not None:
-        if output is None:
+    if entities is not None and input is not None:
+        raise typer.BadParameter("give --entities or its older name --input, not both")
+    source = entities if entities is not None else input
+    if source is None:
+        raise typer.BadParameter("give the rows to predict: --entities PATH or a SQL query")
+    source = check_entities(source)
+    moment = parse_as_of(as_of)
+    if output is None:
+        if backend is not None:
             raise typer.BadParameter("--backend needs --output: the job writes the predictions")
-        check_output(output)
-        if not input.is_file():
-            raise InvalidArgument(f"no such file: {input}", details={"field": "input"})
-        with open_client(project) as client:
-            final = _run_as_job(
-                client,
-                json,
-                kind="predict",
-                model=parse_model_ref(ref)[0],
-                backend=backend,
-                data={"entity_rows": str(input.resolve())},
-                params={
-                    "ref": ref,
-                    "output": str(output.resolve()),
-                    "online_features": online_features,
-                },
-            )
-        result_info = final.result or {}
+        request = BatchRequest(
+            ref=ref,
+            entities=source,
+            as_of=moment,
+            chunk_size=chunk_size,
+            online_features=online_features,
+        )
+        with open_client(project) as client, _PredictLog(not json) as log:
+            _, table = predict_rows(client, request, progress=log.progress)
+        frame = table.to_pandas()
         if json:
-            print_json({"ref": ref, "rows": result_info.get("rows"), "output": str(output)})
-        else:
-            print_note(f"wrote {result_info.get('rows')} predictions to {output} (job {final.id})")
+            print_json(frame.to_dict(orient="records"))
+            return
+        print_table(list(map(str, frame.columns)), frame.itertuples(index=False))
         return
-    rows = read_rows(input)
+    check_output(output)
+    chosen = backend or "local"
+    _prestart_job_process(chosen, detach=False)
     with open_client(project) as client:
-        result = client.predict(ref, rows, online_features=online_features)
-    if output is not None:
-        write_rows(result, output)
-        if json:
-            print_json({"ref": ref, "rows": len(result), "output": str(output)})
-        else:
-            print_note(f"wrote {len(result)} predictions to {output}")
-        return
+        job = client.submit_job(
+            kind="predict",
+            model=parse_model_ref(ref)[0],
+            backend=chosen,
+            data={"entity_rows": source},
+            params={
+                "ref": ref,
+                "output": str(output.resolve()),
+                "as_of": None if moment is None else moment.isoformat(),
+                "chunk_size": chunk_size,
+                "online_features": online_features,
+                "cwd": str(Path.cwd()),
+            },
+            resources={"workers": workers},
+        )
+        if not json:
+            print_note(f"submitted predict job {job.id} ({chosen})")
+        with _PredictLog(not json) as log:
+            final = _follow(client, job, quiet=json, on_text=log.feed)
+    _print_prediction(final, json)
+
+
+def _print_prediction(job: Job, json: bool) -> None:
+    """The job's result (exit 1 with its reason unless it succeeded)."""
+    found = job.result or {}
+    succeeded = str(job.status) == "SUCCEEDED"
     if json:
-        print_json(result.to_dict(orient="records"))
-        return
-    print_table(list(map(str, result.columns)), result.itertuples(index=False))
+        print_json({"job_id": job.id, "status": str(job.status), **found})
+    elif not succeeded:
+        print_error(f"predict job {job.id} {job.status}: {job.status_reason}")
+    else:
+        when = {
+            "given": "the rows' own columns",
+            "point-in-time": "as of each row's event time",
+            "as-of": f"as of {found.get('as_of')} (--as-of)",
+            "latest": f"the newest, as of {found.get('as_of')}",
+            "online": "the online store's newest values",
+        }.get(str(found.get("features")), str(found.get("features")))
+        print_kv(
+            [
+                ("job", job.id),
+                ("model", f"{found.get('model')} v{found.get('version')}"),
+                ("rows", found.get("rows")),
+                ("features", when),
+                ("output", found.get("output")),
+            ]
+        )
+    if not succeeded:
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer, models: typer.Typer) -> None:
-    """Add ``griffin train`` and ``griffin evaluate`` to the root and ``griffin models
-    compare``."""
+    """Add ``griffin train``, ``griffin evaluate`` and ``griffin predict`` to the root and
+    ``griffin models compare``."""
     root.command("train")(train_command)
     root.command("evaluate")(evaluate_command)
     root.command("predict")(predict_command)

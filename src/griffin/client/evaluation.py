@@ -45,12 +45,14 @@ class EvaluationMixin(ModelsMixin, FeatureDataMixin, FeatureOnlineMixin):
 
         Returns:
             A DataFrame: the input's columns, then ``prediction`` (or one column per output
-            of a multi-output model).
+            of a multi-output model), as ``griffin predict`` writes them. For files or
+            queries of rows, features as of a time and output written in chunks, use
+            ``griffin predict --output`` (a recorded job).
         """
-        import numpy as np
         import pandas as pd
 
         from griffin.registry.flavors import as_frame
+        from griffin.training.batch_predict import prediction_frame
 
         version = self.resolve_model(ref)
         loaded = self._load_version(version)
@@ -62,12 +64,10 @@ class EvaluationMixin(ModelsMixin, FeatureDataMixin, FeatureOnlineMixin):
             fetched = self.get_online_features(service, frame).to_pandas()
             new = [c for c in fetched.columns if c not in frame.columns]
             frame = pd.concat([frame, fetched[new].reset_index(drop=True)], axis=1)
-        result = loaded.predict(frame)
-        if isinstance(result, pd.DataFrame):
-            return pd.concat([frame, result.reset_index(drop=True)], axis=1)
-        out = frame.copy()
-        out["prediction"] = np.asarray(result).tolist() if np.ndim(result) > 1 else result
-        return out
+        predictions = prediction_frame(loaded.predict(frame))
+        # Columns of the same names are replaced, as `griffin predict` replaces them.
+        out = frame.drop(columns=[c for c in predictions.columns if c in frame.columns])
+        return pd.concat([out, predictions], axis=1)
 
     def evaluate_model(
         self,

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,6 +232,37 @@ class ModelDefinitionsMixin(ClientBase):
         )
         stored = response.json()["digest"]
         return str(stored)
+
+    def package_folder(self, digest: str) -> Path:
+        """The files of code package ``digest``, downloaded and verified once, then kept under
+        ``<home>/packages/<project>/<digest>`` (read-only by convention: never edit them).
+
+        The download goes to a staging folder renamed into place, so a crash or a second
+        process never leaves half a package there.
+
+        Raises:
+            NotFound: the project has no such package.
+            GriffinError: the download arrived corrupted, or does not unpack.
+        """
+        cache = self.settings.home / "packages" / self.project
+        target = cache / check_code_digest(digest)
+        if target.is_dir():
+            return target
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = cache / f".{digest}.{uuid.uuid4().hex}"
+        try:
+            self.download_package(digest, staging)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if not target.is_dir():  # not another process's copy of the same package
+                    raise
+        except InvalidArgument as exc:
+            raise GriffinError(f"code package {digest[:12]}: {exc.message}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(staging)
+        return target
 
     def download_package(self, digest: str, dest_dir: str | os.PathLike[str]) -> Path:
         """Download a code package and extract it, verified, into ``dest_dir``.

@@ -288,8 +288,8 @@ class JobSpec:
     Attributes:
         kind: what the job does (``train``, ``evaluate``, ``predict``, ``sweep``). An
             ``evaluate`` or ``predict`` job names the version in ``params["ref"]``; a
-            ``predict`` job reads ``data["entity_rows"]`` (a file of rows) and writes
-            ``params["output"]``.
+            ``predict`` job reads ``data["entity_rows"]`` (a file of rows or a SQL query)
+            and writes ``params["output"]`` (see :mod:`griffin.training.batch`).
         model: the model definition's name (Model Store).
         definition_version: a definition version; None means the newest.
         code_digest: the code the job must run, when pinned.

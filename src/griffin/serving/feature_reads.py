@@ -4,8 +4,8 @@ A version trained on a feature service gets its features by its rows' entity key
 online store, and its on-demand views run with the code that built its training set: the
 ``features.py`` of the code package its lineage names (``code_digest``), overlaid on the
 registry's definitions exactly as the training job did. Each package is downloaded once,
-verified, and kept under ``<home>/packages/<project>/<digest>``; versions of one package share
-one reader.
+verified, and kept under ``<home>/packages/<project>/<digest>``
+(:meth:`griffin.Client.package_folder`); versions of one package share one reader.
 
 ``griffin serve --definitions PATH`` overrides the packages for every version: for a version
 logged from a notebook, which has no package, or to try a fix without retraining.
@@ -13,16 +13,12 @@ logged from a notebook, which has no package, or to try a fix without retraining
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import shutil
 import threading
-import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from griffin.errors import GriffinError, InvalidArgument
+from griffin.errors import GriffinError
+from griffin.training.packages import FEATURES_FILE
 
 if TYPE_CHECKING:
     from griffin.client import Client
@@ -32,12 +28,9 @@ if TYPE_CHECKING:
     from griffin.features.serving import ProjectReaders
     from griffin.store.session import Database
 
-__all__ = ["FEATURES_FILE", "FeatureReads"]
+__all__ = ["FeatureReads"]
 
 log = logging.getLogger(__name__)
-
-# Where a training job finds a project's feature definitions in its package (training/runner).
-FEATURES_FILE = "features.py"
 
 
 class FeatureReads:
@@ -48,7 +41,6 @@ class FeatureReads:
         db: the metadata database (the registry's definitions).
         store: the online store.
         definitions: definitions that replace every version's package (``--definitions``).
-        cache: where packages are extracted (default ``<home>/packages/<project>``).
     """
 
     def __init__(
@@ -58,13 +50,11 @@ class FeatureReads:
         store: OnlineStore,
         *,
         definitions: Definitions | None = None,
-        cache: Path | None = None,
     ) -> None:
         self.client = client
         self.db = db
         self.store = store
         self.definitions = definitions
-        self.cache = cache or client.settings.home / "packages" / client.project
         self._readers: dict[str | None, ProjectReaders] = {}
         self._lock = threading.Lock()  # versions load in worker threads
 
@@ -108,7 +98,7 @@ class FeatureReads:
     def _package_definitions(self, digest: str, version: ModelVersion) -> Definitions | None:
         from griffin.features.project import load_definitions
 
-        folder = self._extracted(digest)
+        folder = self.client.package_folder(digest)
         features = folder / FEATURES_FILE
         if not features.is_file():
             return None
@@ -132,25 +122,3 @@ class FeatureReads:
             digest[:12],
         )
         return definitions
-
-    def _extracted(self, digest: str) -> Path:
-        """The package's files, downloaded and verified once (into a staging folder renamed
-        into place, so a crash or a second worker process never leaves half a package)."""
-        target = self.cache / digest
-        if target.is_dir():
-            return target
-        self.cache.mkdir(parents=True, exist_ok=True)
-        staging = self.cache / f".{digest}.{uuid.uuid4().hex}"
-        try:
-            self.client.download_package(digest, staging)
-            try:
-                os.rename(staging, target)
-            except OSError:
-                if not target.is_dir():  # not another worker's copy of the same package
-                    raise
-        except InvalidArgument as exc:
-            raise GriffinError(f"code package {digest[:12]}: {exc.message}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(staging)
-        return target

@@ -1,14 +1,19 @@
-"""What runs inside ``evaluate`` and ``predict`` jobs (``griffin evaluate|predict --backend``).
+"""What runs inside ``evaluate`` and ``predict`` jobs (``griffin evaluate|predict``).
 
 Both name the registered version in ``params["ref"]``. An evaluate job scores the saved
-dataset in ``data`` (and stores the metrics, like ``griffin evaluate``); a predict job reads
-the rows file in ``data["entity_rows"]`` and writes rows and predictions to
-``params["output"]``. Paths are read and written by the job's process, so they must exist
-where the job runs.
+dataset in ``data`` (and stores the metrics, like ``griffin evaluate``). A predict job reads
+the entity rows in ``data["entity_rows"]`` (a file or a SQL query), builds the model's inputs
+as of ``params["as_of"]`` (or the rows' own times, or now), predicts ``params["chunk_size"]``
+rows at a time (on the job's Ray cluster with Ray Data when its backend is ``ray``) and writes
+``params["output"]`` (see :mod:`griffin.training.batch_predict`). Paths are read and written
+by the job's process, so they must exist where the job runs; it works in ``params["cwd"]``
+(where ``griffin predict`` ran) when that folder exists there, so relative paths in a query
+or in the feature views' sources mean what they meant to the user.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,49 +22,7 @@ from griffin.errors import InvalidArgument
 if TYPE_CHECKING:
     from griffin.client import Client
 
-__all__ = ["check_output", "read_rows", "run_evaluate", "run_predict", "write_rows"]
-
-_READERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
-_WRITERS = (".parquet", ".csv", ".jsonl")
-
-
-def read_rows(path: Path) -> Any:
-    """Rows from a ``.parquet``, ``.csv``, ``.json`` or ``.jsonl`` file, as a DataFrame."""
-    import pandas as pd
-
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise InvalidArgument(
-            f"{path}: use a .parquet, .csv, .json or .jsonl file of input rows",
-            details={"field": "input"},
-        )
-    if not path.is_file():
-        raise InvalidArgument(f"no such file: {path}", details={"field": "input"})
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    if kind == "csv":
-        return pd.read_csv(path)
-    return pd.read_json(path, lines=path.suffix.lower() == ".jsonl")
-
-
-def check_output(path: Path) -> Path:
-    if path.suffix.lower() not in _WRITERS:
-        raise InvalidArgument(
-            f"{path}: write .parquet, .csv or .jsonl", details={"field": "output"}
-        )
-    return path
-
-
-def write_rows(frame: Any, path: Path) -> None:
-    """Write a DataFrame as ``.parquet``, ``.csv`` or ``.jsonl`` (by the suffix)."""
-    suffix = check_output(path).suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_json(path, orient="records", lines=True)
+__all__ = ["run_evaluate", "run_predict"]
 
 
 def _ref(params: dict[str, Any]) -> str:
@@ -109,6 +72,16 @@ def run_evaluate(client: Client, job_id: str) -> dict[str, Any]:
 
 def run_predict(client: Client, job_id: str) -> dict[str, Any]:
     """Run predict job ``job_id``; returns (and reports) its result."""
+    from griffin.training.batch_inputs import parse_as_of
+    from griffin.training.batch_predict import (
+        DEFAULT_CHUNK_SIZE,
+        BatchRequest,
+        Scorer,
+        local_scores,
+        predict_to_file,
+        progress_printer,
+    )
+
     job = client.get_job(job_id)
     client.report_job(job_id, status="RUNNING")
     params = dict(job.spec.params)
@@ -116,18 +89,54 @@ def run_predict(client: Client, job_id: str) -> dict[str, Any]:
     output = params.get("output")
     if not isinstance(source, str) or not isinstance(output, str) or not output:
         raise InvalidArgument("a predict job needs its rows in data.entity_rows and params.output")
-    ref = _ref(params)
+    cwd = params.get("cwd")
+    if isinstance(cwd, str) and Path(cwd).is_dir():
+        os.chdir(cwd)
     online = params.get("online_features")
-    rows = read_rows(Path(source))
-    frame = client.predict(ref, rows, online_features=None if online is None else bool(online))
-    write_rows(frame, check_output(Path(output)))
-    version = client.resolve_model(ref)
-    print(f"griffin: wrote {len(frame)} predictions of {ref} to {output}", flush=True)
-    report = {
-        "model": version.name,
-        "version": version.version,
-        "rows": len(frame),
-        "output": output,
-    }
+    request = BatchRequest(
+        ref=_ref(params),
+        entities=source,
+        as_of=parse_as_of(_text(params.get("as_of"))),
+        chunk_size=int(params.get("chunk_size") or DEFAULT_CHUNK_SIZE),
+        online_features=None if online is None else bool(online),
+    )
+    scores: Scorer = local_scores
+    if job.spec.backend == "ray":
+        from griffin.training.batch_ray import ray_scorer
+
+        resources = job.spec.resources
+        scores = ray_scorer(workers=resources.workers, cpus=resources.cpus)
+    print(f"griffin: job {job_id}: predicting {request.ref} for {_describe(source)}", flush=True)
+    result = predict_to_file(
+        client,
+        request,
+        Path(output),
+        scores=scores,
+        progress=progress_printer(),
+        job_id=job_id,
+    )
+    when = {
+        "given": "the rows' own input columns",
+        "point-in-time": "features as of each row's event time",
+        "online": "features from the online store",
+        "latest": f"the newest features, as of {result.as_of}",
+    }.get(result.features, f"features as of {result.as_of}")
+    print(
+        f"griffin: wrote {result.rows} predictions of {result.model} v{result.version} to "
+        f"{output} ({when})",
+        flush=True,
+    )
+    if result.rows_without_features:
+        print(
+            f"griffin: {result.rows_without_features} rows had no fresh feature value (none "
+            "at that time, or older than the view's ttl)",
+            flush=True,
+        )
+    report = result.to_json()
     client.report_job(job_id, result=report)
     return report
+
+
+def _describe(source: str) -> str:
+    text = " ".join(source.split())
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -35,6 +35,7 @@ from griffin.errors import InvalidArgument, PayloadTooLarge
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "FEATURES_FILE",
     "MANIFEST_NAME",
     "Manifest",
     "Package",
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "griffin-package.json"
+# Where a package holds the project's feature definitions: training jobs build training sets
+# with them, and servers and batch predictions run the on-demand views of the same code.
+FEATURES_FILE = "features.py"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # the files' total size, before compression
 MAX_UNPACKED_BYTES = 1024**3  # what a server accepts inside one archive
 MAX_FILES = 100_000

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from griffin.domain.registry import JOB_TAG, TARGET_TAG, TASK_TAG, FeatureUse, Lineage
 from griffin.errors import GriffinError, InvalidArgument
+from griffin.training.packages import FEATURES_FILE
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -116,7 +117,7 @@ def _data(
     entity_rows = str(data["entity_rows"])
     local = code / entity_rows
     rows: Any = str(local) if local.exists() else entity_rows
-    features_py = code / "features.py"
+    features_py = code / FEATURES_FILE
     training = client.get_training_data(
         _window(rows, data.get("start"), data.get("end")),
         definition.features,
