@@ -97,9 +97,10 @@ def _root(
 ) -> None:
     """Griffin: track, train, register and serve machine-learning models.
 
-    Start with `griffin quickstart`: it trains a small model and tracks it, with nothing to
-    set up. Configuration comes from GRIFFIN_* variables, ./griffin.toml and
-    $GRIFFIN_HOME/config.toml; `griffin config show` prints what is in effect.
+    Start with `griffin quickstart`: features, training, registry, deployment and
+    predictions over HTTP in one run, with nothing to set up. Configuration comes from
+    GRIFFIN_* variables, ./griffin.toml and $GRIFFIN_HOME/config.toml; `griffin config
+    show` prints what is in effect.
     """
     ctx.obj = State(project=project, debug=debug)
 
