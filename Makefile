@@ -37,6 +37,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/registry.py
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

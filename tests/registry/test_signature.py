@@ -136,3 +136,33 @@ def test_a_checked_frame_passes_through_untouched() -> None:
     assert recast["n"].dtype == np.int64
     reordered = pd.DataFrame({"x": [1.5], "n": np.array([1], dtype=np.int64)})
     assert list(signature.check(reordered).columns) == ["n", "x"]
+
+
+def test_columns_as_parsed_from_json_are_checked_like_a_frame() -> None:
+    """check_columns (a server's parsed request) gives what check gives a DataFrame of the
+    same values, and refuses what check refuses, with the same messages."""
+    sig = from_features({"b": "float32", "a": "int64", "flag": "bool", "city": "string"})
+    columns = {"a": [1, 2], "extra": ["x", "y"], "flag": [True, False], "b": [1, 2.5]}
+    columns["city"] = ["x", None]
+    out = sig.check_columns(columns)
+    pd.testing.assert_frame_equal(out, sig.check(pd.DataFrame(columns)), check_dtype=False)
+    assert [str(t) for t in out.dtypes][:3] == ["float32", "int64", "bool"]
+    numbers = from_features({"x": "float64", "n": "int64"})
+    same = numbers.check_columns({"n": [1.0, None], "x": [1, 2]})
+    assert same["n"].dtype == np.float64  # a null in an integer column: NaN in floats
+    assert np.isnan(same["n"].iloc[1])
+    floats = from_features({"x": "float64", "y": "float64"}).check_columns(
+        {"y": [1.0, 2.0], "x": [3, 4]}
+    )
+    assert list(floats.columns) == ["x", "y"]
+    assert floats.to_numpy().tolist() == [[3.0, 1.0], [4.0, 2.0]]
+    with pytest.raises(InvalidArgument, match="non-integer"):
+        numbers.check_columns({"n": [1.5], "x": [1.0]})
+    with pytest.raises(InvalidArgument, match="expected numbers, got string"):
+        numbers.check_columns({"n": ["one"], "x": [1.0]})
+    with pytest.raises(InvalidArgument, match="expected numbers"):
+        numbers.check_columns({"n": [1], "x": [1.0, "two"]})
+    with pytest.raises(InvalidArgument, match="range"):
+        from_features({"n": "int32"}).check_columns({"n": [2**40]})
+    with pytest.raises(InvalidArgument, match="'x'"):
+        numbers.check_columns({"n": [1]})

@@ -134,3 +134,48 @@ def test_closing_fails_what_is_still_queued() -> None:
 
     results = asyncio.run(main())
     assert any(isinstance(r, RuntimeError) for r in results)
+
+
+def test_a_quick_model_idle_predicts_on_the_event_loop_never_beside_a_batch() -> None:
+    """After its first predict shows it is quick, a lone request to an idle model skips the
+    worker thread; concurrent requests still batch, and two predicts never overlap."""
+    active = {"now": 0, "most": 0}
+    threads: list[str] = []
+
+    def predict(frame: pd.DataFrame) -> Any:
+        active["now"] += 1
+        active["most"] = max(active["most"], active["now"])
+        threads.append(threading.current_thread().name)
+        value = frame["x"].to_numpy() * 2  # microseconds: far under INLINE_UNDER_S
+        active["now"] -= 1
+        return value
+
+    async def main() -> None:
+        batcher = Batcher(predict, max_batch_size=8, max_latency_ms=1, name="q")
+        assert (await batcher.predict(_rows(1))).tolist() == [2]  # measured in the thread
+        for i in range(5):
+            assert (await batcher.predict(_rows(i))).tolist() == [2 * i]
+        outs = await asyncio.gather(*(batcher.predict(_rows(i)) for i in range(30)))
+        assert [o.tolist() for o in outs] == [[2 * i] for i in range(30)]
+        await batcher.close()
+
+    asyncio.run(main())
+    assert threads[0].startswith("griffin-predict-q")
+    assert threads[1:6] == [threading.main_thread().name] * 5
+    assert any(t.startswith("griffin-predict-q") for t in threads[6:])  # batches under load
+    assert len(threads) < 36
+    assert active["most"] == 1
+
+
+def test_a_slow_model_always_predicts_in_its_worker_thread() -> None:
+    model = SlowModel(seconds=0.005)  # over INLINE_UNDER_S: it would hold up the event loop
+
+    async def main() -> None:
+        batcher = Batcher(model.predict, name="slow")
+        for i in range(4):
+            assert (await batcher.predict(_rows(i))).tolist() == [2 * i]
+        await batcher.close()
+
+    asyncio.run(main())
+    assert len(model.threads) == 1
+    assert next(iter(model.threads)).startswith("griffin-predict-slow")

@@ -102,6 +102,9 @@ def test_predict_reads_the_features_of_the_entity_keys(served: tuple[Platform, C
                 )
                 assert missing.status_code == 400
                 assert "hours" in missing.json()["error"]["message"]
+                metrics = (await http.get("/metrics")).text
+                # One read succeeded (the request without "hours" failed in it).
+                assert 'griffin_feature_fetch_seconds_count{deployment="eta"} 1' in metrics
                 return list(answer.json()["predictions"])
         finally:
             await server.stop()
@@ -243,3 +246,45 @@ def _start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
         time.sleep(0.05)
     process.kill()
     raise AssertionError(f"redis-server did not start on port {port}")
+
+
+def test_concurrent_feature_reads_share_one_round_trip_and_keep_their_errors(
+    served: tuple[Platform, Client],
+) -> None:
+    from griffin.errors import InvalidArgument
+    from griffin.serving.feature_reads import FeatureReads, ReadBatcher
+    from griffin.serving.server import _SERVER
+
+    platform, client = served
+    definitions = load_definitions(Path.cwd() / "features.py")
+    version = client.resolve_model("eta/1")
+    readers = FeatureReads(
+        client, platform.db, platform.online_store(), definitions=definitions
+    ).for_version(version)
+    calls: list[int] = []
+    read = readers.read
+
+    def counted(*args: Any) -> Any:
+        calls.append(len(args[2].entities["driver_id"]))
+        return read(*args)
+
+    readers.read = counted  # type: ignore[method-assign]
+    batcher = ReadBatcher(readers, client.project, "eta", _SERVER)
+
+    def rows(driver: int, hours: Any) -> dict[str, list[Any]]:
+        return {"driver_id": [driver], "hours": [hours]}
+
+    async def main(hours: list[Any]) -> list[Any]:
+        reads = [batcher.read(rows(1 + i % 2, h), 1) for i, h in enumerate(hours)]
+        return list(await asyncio.gather(*reads, return_exceptions=True))
+
+    good = asyncio.run(main([2.0, 3.0, 2.0, 3.0]))
+    assert calls == [4]  # one round trip for the four
+    assert [r["trips"] for r in good] == [[10], [20], [10], [20]]
+    assert [r["speed"][0] for r in good] == pytest.approx([15.0, 4.0, 15.0, 4.0])
+    calls.clear()
+    mixed = asyncio.run(main([2.0, "soon", 2.0]))
+    assert calls == [3, 1, 1, 1]  # the merged read failed on one value: each alone
+    assert isinstance(mixed[1], InvalidArgument)
+    assert mixed[0]["trips"] == [10]
+    assert mixed[2]["speed"] == pytest.approx([15.0])

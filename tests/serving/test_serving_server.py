@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,15 +123,18 @@ def test_a_moved_alias_is_swapped_in_without_a_failed_request(
 ) -> None:
     monkeypatch.setattr(live_module, "RETIRE_AFTER_S", 0.2)
 
-    async def scenario(http: httpx.AsyncClient) -> list[int]:
+    async def scenario(http: httpx.AsyncClient) -> list[tuple[float, int, float]]:
+        answers: list[tuple[float, int, float]] = []  # (sent, version, answered)
         seen: list[int] = []
         stop = asyncio.Event()
 
         async def load() -> None:
             while not stop.is_set():
+                sent = time.monotonic()
                 response = await http.post("/v1/deployments/eta/predict", json=ROWS)
                 assert response.status_code == 200, response.text
                 seen.append(response.json()["version"])
+                answers.append((sent, seen[-1], time.monotonic()))
                 await asyncio.sleep(0.002)
 
         workers = [asyncio.create_task(load()) for _ in range(4)]
@@ -149,15 +153,16 @@ def test_a_moved_alias_is_swapped_in_without_a_failed_request(
                 break
             await asyncio.sleep(0.05)
         assert server.loader.loaded() == [("eta", 2)]
-        return seen
+        return answers
 
     server = InferenceServer(client, ["eta"], poll_s=0.1)
-    seen = _run(server, scenario)
-    assert seen[0] == 1
-    assert seen[-1] == 2
-    # Once the new version answered, the old one never did again: the swap is atomic.
-    first_new = seen.index(2)
-    assert set(seen[first_new:]) == {2}
+    answers = _run(server, scenario)
+    assert answers[0][1] == 1
+    assert answers[-1][1] == 2
+    # The swap is atomic: a request sent after the new version first answered never gets the
+    # old one (requests already routed to it before the swap may still finish after).
+    first_new = min(answered for _, version, answered in answers if version == 2)
+    assert {version for sent, version, _ in answers if sent > first_new} == {2}
 
 
 def test_a_canary_splits_traffic_and_a_rollback_is_served(client: Client) -> None:
@@ -241,5 +246,5 @@ def test_a_log_that_cannot_keep_up_drops_the_oldest() -> None:
     log = PredictionLog("/nonexistent-root", "p", max_rows=3)
     rows = pd.DataFrame({"a": [1.0, 2.0]})
     for i in range(3):
-        log.add(str(i), "d", "m", 1, "traffic", rows, rows, np.array([1, 2]), 0.001)
+        log.add(str(i), "d", "m", 1, "traffic", {"a": [1.0, 2.0]}, rows, np.array([1, 2]), 0.001)
     assert log.dropped == 4  # two requests of 2 rows dropped to keep at most 3 rows waiting

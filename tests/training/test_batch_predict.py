@@ -288,3 +288,6 @@ def test_on_demand_views_run_the_code_of_the_versions_package(
     assert table["prediction"].to_pylist() == pytest.approx([eta(2, 0.25), eta(5, 0.75)])
     with pytest.raises(Exception, match="tens"):  # no package: the registry has no function
         predict_rows(client, BatchRequest("tens/1", request, as_of=at("2026-03-01")))
+    client.materialize(["driver_stats"])  # and online, in the SDK, from the same package
+    online = client.predict("tens/2", pd.DataFrame({"driver_id": [1, 2]}))
+    assert online["prediction"].tolist() == pytest.approx([eta(2, 0.25), eta(5, 0.75)])

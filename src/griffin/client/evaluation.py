@@ -7,6 +7,7 @@ from typing import Any
 
 from griffin.client.feature_data import FeatureDataMixin
 from griffin.client.feature_online import FeatureOnlineMixin
+from griffin.client.model_definitions import ModelDefinitionsMixin
 from griffin.client.models import ModelsMixin
 from griffin.domain.registry import EVALUATED_ON_TAG, TARGET_TAG, TASK_TAG, ModelVersion
 from griffin.errors import InvalidArgument
@@ -30,7 +31,7 @@ class Evaluation:
     previous: dict[str, float] = field(default_factory=dict)
 
 
-class EvaluationMixin(ModelsMixin, FeatureDataMixin, FeatureOnlineMixin):
+class EvaluationMixin(ModelsMixin, FeatureDataMixin, FeatureOnlineMixin, ModelDefinitionsMixin):
     def predict(self, ref: str, data: Any, *, online_features: bool | None = None) -> Any:
         """Predictions of a registered version for a batch of rows, in this process.
 
@@ -61,7 +62,9 @@ class EvaluationMixin(ModelsMixin, FeatureDataMixin, FeatureOnlineMixin):
         missing = [c for c in inputs if c not in frame.columns]
         service = version.lineage.feature_service
         if service and (online_features or (online_features is None and missing)):
-            fetched = self.get_online_features(service, frame).to_pandas()
+            fetched = self.get_online_features(
+                service, frame, definitions=self.version_features(version)
+            ).to_pandas()
             new = [c for c in fetched.columns if c not in frame.columns]
             frame = pd.concat([frame, fetched[new].reset_index(drop=True)], axis=1)
         predictions = prediction_frame(loaded.predict(frame))

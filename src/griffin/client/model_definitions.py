@@ -32,6 +32,7 @@ from griffin.errors import BackendUnavailable, GriffinError, InvalidArgument, No
 
 if TYPE_CHECKING:
     from griffin.domain.model_definitions import ModelDefinitionSpec
+    from griffin.domain.registry import ModelVersion
     from griffin.training.models import ProjectModels
     from griffin.training.packages import Package
 
@@ -232,6 +233,18 @@ class ModelDefinitionsMixin(ClientBase):
         )
         stored = response.json()["digest"]
         return str(stored)
+
+    def version_features(self, version: ModelVersion) -> Path | None:
+        """The ``features.py`` of the code package ``version`` was trained with (None when it
+        was logged without a package, or its package has none): on-demand views run this
+        code wherever the version predicts, as they did when its training set was built."""
+        from griffin.training.packages import FEATURES_FILE
+
+        digest = version.lineage.code_digest
+        if not digest:
+            return None
+        features = self.package_folder(digest) / FEATURES_FILE
+        return features if features.is_file() else None
 
     def package_folder(self, digest: str) -> Path:
         """The files of code package ``digest``, downloaded and verified once, then kept under

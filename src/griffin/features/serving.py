@@ -18,6 +18,7 @@ Entities without a (fresh) record get each feature's ``default`` (``None`` unles
 from __future__ import annotations
 
 import difflib
+import functools
 import operator
 import threading
 import time
@@ -106,12 +107,49 @@ class OnlineResult:
         return pa.table(arrays)
 
     def to_pandas(self) -> pd.DataFrame:
-        """A pandas DataFrame (through :meth:`to_arrow`, so types match training data)."""
+        """A pandas DataFrame, typed as :meth:`to_arrow` then ``to_pandas`` would type it (so
+        types match training data): nulls in an integer column make it float64 with NaN."""
+        import pandas as pd
+
+        arrays = self._numeric_arrays()
+        if arrays is not None:  # the common case, and ~10x cheaper than the Arrow round trip
+            return pd.DataFrame(arrays, copy=False)
         frame: pd.DataFrame = self.to_arrow().to_pandas()
         return frame
 
+    def _numeric_arrays(self) -> dict[str, Any] | None:
+        """Each column as a numpy array when every one is numeric and declared (else None)."""
+        import numpy as np
+
+        arrays: dict[str, Any] = {}
+        for name, values in self._columns.items():
+            dtype = self._types.get(name)
+            if dtype is None or not dtype.is_numeric or name in self._loose:
+                return None
+            target = _numpy_of()[dtype]
+            if any(v is None for v in values):
+                target = np.float64 if target is not np.float32 else np.float32
+            try:
+                arrays[name] = np.array(values, dtype=target)
+            except (TypeError, ValueError, OverflowError):
+                return None  # let Arrow say what is wrong
+        return arrays
+
     def __repr__(self) -> str:
         return f"OnlineResult({len(self)} rows, columns={self.columns})"
+
+
+@functools.cache
+def _numpy_of() -> dict[FeatureType, Any]:
+    """The numpy type of each numeric feature type (numpy is imported on first use)."""
+    import numpy as np
+
+    return {
+        FeatureType.INT32: np.int32,
+        FeatureType.INT64: np.int64,
+        FeatureType.FLOAT32: np.float32,
+        FeatureType.FLOAT64: np.float64,
+    }
 
 
 # --- casting request values to the declared types -------------------------------------------

@@ -461,6 +461,11 @@ class LoadedModel:
         """``data`` as this model's input: a frame of the signature's columns, in its order,
         cast where safe (``InvalidArgument`` naming a missing or unusable column).
         Preparing a prepared frame changes nothing."""
+        if isinstance(data, Mapping) and self.signature is not None:
+            # Columns as parsed from a request: checked and cast without a DataFrame first.
+            if data and all(np.ndim(v) == 0 for v in data.values()):
+                data = {k: [v] for k, v in data.items()}  # one row
+            return self.signature.check_columns(data)
         frame = _to_frame(data, self.signature)
         if self.signature is not None:
             frame = self.signature.check(frame)

@@ -9,7 +9,9 @@ from training data (a pandas frame or an Arrow schema) or built from the feature
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -112,7 +114,28 @@ class Signature:
         """
         if self._matches(frame):
             return frame  # already checked (a server checks a request once, then predicts)
-        present = set(map(str, frame.columns))
+        self._require(set(map(str, frame.columns)))
+        return self._frame({c.name: _cast(frame[c.name], c) for c in self.inputs}, frame.index)
+
+    def check_columns(self, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+        """:meth:`check` for a mapping of column -> values (lists or arrays), without building
+        a DataFrame of them first: what a server has after parsing a request."""
+        self._require(set(columns))
+        cast: dict[str, Any] = {}
+        for column in self.inputs:
+            values = columns[column.name]
+            array = values if isinstance(values, np.ndarray) else None
+            if array is None and column.type in _NUMPY_FOR:
+                with contextlib.suppress(ValueError, TypeError, OverflowError):
+                    array = np.asarray(values)
+            if array is not None and array.ndim == 1 and array.dtype.kind in "iuf":
+                cast[column.name] = _cast_numbers(array, column)
+            else:
+                cast[column.name] = _cast(pd.Series(values), column)
+        rows = len(next(iter(cast.values()))) if cast else 0
+        return self._frame(cast, pd.RangeIndex(rows))
+
+    def _require(self, present: set[str]) -> None:
         missing = [name for name in self.input_names if name not in present]
         if missing:
             raise InvalidArgument(
@@ -120,9 +143,17 @@ class Signature:
                 f"the signature expects {self.input_names}",
                 details={"missing": missing, "expected": self.input_names},
             )
-        return pd.DataFrame(
-            {c.name: _cast(frame[c.name], c) for c in self.inputs}, index=frame.index
-        )
+
+    def _frame(self, columns: dict[str, Any], index: pd.Index) -> pd.DataFrame:
+        first = next(iter(columns.values()), None)
+        if isinstance(first, np.ndarray) and all(
+            isinstance(v, np.ndarray) and v.dtype == first.dtype for v in columns.values()
+        ):
+            # One block of one dtype (the common all-float case): cheaper to build, and the
+            # model's to_numpy() is then a view, not a copy.
+            stacked = np.column_stack(list(columns.values()))
+            return pd.DataFrame(stacked, columns=_index(tuple(self.input_names)), index=index)
+        return pd.DataFrame(columns, index=index)
 
     def _matches(self, frame: pd.DataFrame) -> bool:
         """Whether ``frame`` is already what :meth:`check` returns: exactly the signature's
@@ -148,15 +179,47 @@ _INT_RANGE: dict[FeatureType, tuple[int, int]] = {
 }
 
 
-def _cast(series: pd.Series, column: Column) -> pd.Series:
-    def bad(problem: str) -> InvalidArgument:
-        return InvalidArgument(
-            f"model input column {column.name!r} ({column.type}): {problem}",
-            details={"column": column.name, "type": str(column.type)},
-        )
-
-    kind = pd.api.types.infer_dtype(series, skipna=True)
+def _cast_numbers(values: np.ndarray[Any, Any], column: Column) -> np.ndarray[Any, Any]:
+    """Plain numpy numbers (what a server builds from JSON or the online store) as the
+    column's type: no value inference needed, only the range and integrality checks."""
     dtype = column.type
+    target = _NUMPY_FOR[dtype]
+    if values.dtype == target:
+        return values
+    if dtype in _INT_RANGE and values.size:
+        if values.dtype.kind == "f":
+            if np.isnan(values).any():
+                return values.astype(np.float64)  # nulls stay NaN in a float column
+            if not np.all(np.mod(values, 1) == 0):
+                raise _bad(column, "has non-integer values")
+        low, high = _INT_RANGE[dtype]
+        if values.min() < low or values.max() > high:
+            raise _bad(column, f"has values outside the {dtype} range")
+    return values.astype(target)
+
+
+def _bad(column: Column, problem: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"model input column {column.name!r} ({column.type}): {problem}",
+        details={"column": column.name, "type": str(column.type)},
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _index(names: tuple[str, ...]) -> pd.Index:
+    """The column index of a signature's frames, built once: with pandas 3 an index of
+    strings is Arrow-backed, and building one per request costs more than the predict."""
+    return pd.Index(names, dtype=object)
+
+
+def _cast(series: pd.Series, column: Column) -> pd.Series | np.ndarray[Any, Any]:
+    def bad(problem: str) -> InvalidArgument:
+        return _bad(column, problem)
+
+    dtype = column.type
+    if dtype in _NUMPY_FOR and series.dtype.kind in "iuf":
+        return _cast_numbers(series.to_numpy(), column)
+    kind = pd.api.types.infer_dtype(series, skipna=True)
     if dtype.is_numeric:
         if kind not in {
             "integer",

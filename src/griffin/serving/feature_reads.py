@@ -13,22 +13,25 @@ logged from a notebook, which has no package, or to try a fix without retraining
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from griffin.errors import GriffinError
+from griffin.errors import GriffinError, InvalidArgument, NotSupported
 from griffin.training.packages import FEATURES_FILE
 
 if TYPE_CHECKING:
     from griffin.client import Client
+    from griffin.domain.accounts import Principal
     from griffin.domain.registry import ModelVersion
     from griffin.features.online.base import OnlineStore
     from griffin.features.project import Definitions
     from griffin.features.serving import ProjectReaders
     from griffin.store.session import Database
 
-__all__ = ["FeatureReads"]
+__all__ = ["FeatureReads", "ReadBatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +101,8 @@ class FeatureReads:
     def _package_definitions(self, digest: str, version: ModelVersion) -> Definitions | None:
         from griffin.features.project import load_definitions
 
-        folder = self.client.package_folder(digest)
-        features = folder / FEATURES_FILE
-        if not features.is_file():
+        features = self.client.version_features(version)
+        if features is None:
             return None
         try:
             definitions = load_definitions(features)
@@ -122,3 +124,110 @@ class FeatureReads:
             digest[:12],
         )
         return definitions
+
+
+Columns = dict[str, list[Any]]
+
+
+@dataclass
+class _Waiting:
+    rows: Columns
+    count: int
+    future: asyncio.Future[Columns]
+
+
+class ReadBatcher:
+    """Concurrent requests' feature reads of one service, merged into one store round trip.
+
+    The first request to arrive schedules a flush for the event loop's next turn; requests
+    that reach here before it (those that arrived together, under load) join it. Requests with
+    the same columns are read in one call, and each gets back its own rows. A lone request
+    pays one loop turn, far less than a round trip. When a merged read fails on the input
+    (a bad value, a missing field), each request is read alone, so only the faulty one fails,
+    with its own message.
+
+    Args:
+        readers: where the features are read (a version's :class:`ProjectReaders`).
+        project: the deployments' project.
+        service: the feature service.
+        principal: who reads (the server itself).
+    """
+
+    def __init__(
+        self, readers: ProjectReaders, project: str, service: str, principal: Principal
+    ) -> None:
+        self.readers = readers
+        self.project = project
+        self.service = service
+        self.principal = principal
+        self._waiting: list[_Waiting] = []
+        self._loading: asyncio.Future[Any] | None = None
+
+    async def read(self, rows: Columns, count: int) -> Columns:
+        """The service's features for ``rows`` (entity keys and request fields), with the
+        rows' own columns the store does not give."""
+        if self.readers.cached(self.principal, self.project) is None:
+            # The registry's definitions, read when due (every few seconds), off the loop,
+            # once for all the requests that find them due.
+            if self._loading is None or self._loading.done():
+                self._loading = asyncio.ensure_future(
+                    asyncio.to_thread(self.readers.load, self.principal, self.project)
+                )
+            await asyncio.shield(self._loading)
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(rows, count, loop.create_future())
+        self._waiting.append(waiting)
+        if len(self._waiting) == 1:
+            loop.call_soon(self._flush)
+        return await waiting.future
+
+    def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        groups: dict[tuple[str, ...], list[_Waiting]] = {}
+        for waiting in batch:
+            groups.setdefault(tuple(waiting.rows), []).append(waiting)
+        for group in groups.values():
+            if len(group) == 1:
+                self._read_one(group[0])
+                continue
+            merged = {name: [v for w in group for v in w.rows[name]] for name in group[0].rows}
+            try:
+                found = self._fetch(merged)
+            except (InvalidArgument, NotSupported):
+                for waiting in group:  # whose fault? each alone says
+                    self._read_one(waiting)
+                continue
+            except Exception as exc:  # the store: the same for all
+                for waiting in group:
+                    _fail(waiting, exc)
+                continue
+            start = 0
+            for waiting in group:
+                end = start + waiting.count
+                if not waiting.future.done():
+                    part = {name: values[start:end] for name, values in found.items()}
+                    waiting.future.set_result(part)
+                start = end
+
+    def _read_one(self, waiting: _Waiting) -> None:
+        try:
+            found = self._fetch(waiting.rows)
+        except Exception as exc:
+            _fail(waiting, exc)
+            return
+        if not waiting.future.done():
+            waiting.future.set_result(found)
+
+    def _fetch(self, rows: Columns) -> Columns:
+        """One read, on the event loop with the store's blocking client: for a process that
+        serves, redis-py's asyncio client costs more CPU per call than the round trip."""
+        from griffin.features.serving import OnlineRequest
+
+        request = OnlineRequest(features=self.service, entities=rows)
+        features: Columns = self.readers.read(self.principal, self.project, request).to_dict()
+        return {**features, **{k: v for k, v in rows.items() if k not in features}}
+
+
+def _fail(waiting: _Waiting, exc: BaseException) -> None:
+    if not waiting.future.done():
+        waiting.future.set_exception(exc)

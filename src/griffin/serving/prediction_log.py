@@ -35,6 +35,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,7 +82,7 @@ class _Entry:
     model: str
     version: int
     role: str
-    request: pd.DataFrame
+    request: Mapping[str, Sequence[Any]]
     inputs: pd.DataFrame
     predictions: np.ndarray[Any, Any]
     latency_ms: float
@@ -127,7 +128,7 @@ class PredictionLog:
         model: str,
         version: int,
         role: str,
-        request: pd.DataFrame,
+        request: Mapping[str, Sequence[Any]],
         inputs: pd.DataFrame,
         predictions: np.ndarray[Any, Any],
         latency_s: float,
@@ -206,24 +207,30 @@ class PredictionLog:
 
 
 def _table(entries: list[_Entry]) -> pa.Table:
+    """The rows of ``entries`` as one table. Each entry's inputs go through numpy
+    (``to_numpy().tolist()``), never pandas' per-row machinery: the server keeps answering
+    while this runs, and this costs it a few microseconds per request, not hundreds."""
     columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
     for entry in entries:
-        requests = entry.request.to_dict(orient="records")
-        inputs = entry.inputs.to_dict(orient="records")
-        for row, (sent, used, value) in enumerate(
-            zip(requests, inputs, entry.predictions, strict=False)
-        ):
-            columns["request_id"].append(entry.request_id)
-            columns["at"].append(entry.at)
-            columns["deployment"].append(entry.deployment)
-            columns["model"].append(entry.model)
-            columns["version"].append(entry.version)
-            columns["role"].append(entry.role)
-            columns["row"].append(row)
-            columns["request"].append(_json(sent))
-            columns["inputs"].append(_json(used))
-            columns["prediction"].append(_json(value))
-            columns["latency_ms"].append(entry.latency_ms)
+        count = len(entry.inputs)
+        names, sent_columns = list(entry.request), entry.request.values()
+        sent = [dict(zip(names, row, strict=True)) for row in zip(*sent_columns, strict=True)]
+        input_names = [str(c) for c in entry.inputs.columns]
+        used = [
+            dict(zip(input_names, row, strict=True)) for row in entry.inputs.to_numpy().tolist()
+        ]
+        values = entry.predictions.tolist()
+        columns["request_id"] += [entry.request_id] * count
+        columns["at"] += [entry.at] * count
+        columns["deployment"] += [entry.deployment] * count
+        columns["model"] += [entry.model] * count
+        columns["version"] += [entry.version] * count
+        columns["role"] += [entry.role] * count
+        columns["row"] += range(count)
+        columns["request"] += map(_json, sent)
+        columns["inputs"] += map(_json, used)
+        columns["prediction"] += map(_json, values[:count])
+        columns["latency_ms"] += [entry.latency_ms] * count
     return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 

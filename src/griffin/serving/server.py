@@ -49,6 +49,7 @@ from griffin.errors import (
 )
 from griffin.server.asgi import JSON_HEADERS, Headers, Receive, Scope, Send, respond
 from griffin.server.limits import read_body
+from griffin.serving.feature_reads import ReadBatcher
 from griffin.serving.live import DeploymentLoader, LiveDeployment, LiveVersion
 from griffin.serving.metrics import Metrics
 from griffin.serving.prediction_log import PredictionLog
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 32 * 1024 * 1024
 _PREFIX = "/v1/deployments/"
+# A request's rows as columns: name -> one value per row (what JSON parsing gives, and what a
+# model's signature check takes without building a DataFrame first).
+Columns = dict[str, list[Any]]
 _PREDICT = "/predict"
 
 
@@ -112,6 +116,7 @@ class InferenceServer:
         self.live: dict[str, LiveDeployment] = {}
         self.problems: dict[str, str] = {}
         self.metrics = Metrics()
+        self._read_batchers: dict[tuple[int, str], ReadBatcher] = {}
         self._poller: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         # What stop() closes last (a worker process's own client and platform).
@@ -286,9 +291,10 @@ class InferenceServer:
         request = _parse(body)
         config = live.deployment.config
         rows = _rows(request)
-        if len(rows) > config.max_rows:
+        count = _count(rows)
+        if count > config.max_rows:
             raise InvalidArgument(
-                f"{len(rows)} rows in one request; deployment {name!r} takes at most "
+                f"{count} rows in one request; deployment {name!r} takes at most "
                 f"{config.max_rows} (max_rows)",
                 details={"field": "rows", "limit": config.max_rows},
             )
@@ -331,7 +337,7 @@ class InferenceServer:
         return answer
 
     async def _inputs(
-        self, live: LiveDeployment, version: LiveVersion, rows: pd.DataFrame
+        self, live: LiveDeployment, version: LiveVersion, rows: Columns
     ) -> tuple[pd.DataFrame, bool]:
         """The model's input for ``rows``, and whether it is degraded.
 
@@ -345,7 +351,9 @@ class InferenceServer:
         degraded = False
         if service is not None and version.features is not None:
             try:
-                rows = await _features_of(version.features, self.project, service, rows)
+                started = time.perf_counter()
+                rows = await self._reads(version.features, service).read(rows, _count(rows))
+                self.metrics.observe_fetch(live.name, time.perf_counter() - started)
             except BackendUnavailable as exc:
                 signature = version.model.signature
                 if not config.allow_degraded or signature is None:
@@ -353,13 +361,23 @@ class InferenceServer:
                         f"deployment {live.name!r} cannot read its features: {exc.message}",
                         details={"deployment": live.name},
                     ) from None
-                missing = [c.name for c in signature.inputs if c.name not in rows.columns]
-                rows = rows.assign(**dict.fromkeys(missing))
+                count = _count(rows)
+                missing = [c.name for c in signature.inputs if c.name not in rows]
+                rows = {**rows, **{name: [None] * count for name in missing}}
                 degraded = True
         return version.model.prepare(rows), degraded
 
+    def _reads(self, readers: ProjectReaders, service: str) -> ReadBatcher:
+        """The read batcher of a service through ``readers`` (one per version's feature code)."""
+        key = (id(readers), service)
+        batcher = self._read_batchers.get(key)
+        if batcher is None or batcher.readers is not readers:
+            batcher = ReadBatcher(readers, self.project, service, _SERVER)
+            self._read_batchers[key] = batcher
+        return batcher
+
     async def _shadow(
-        self, live: LiveDeployment, request_id: str, shadow: LiveVersion, rows: pd.DataFrame
+        self, live: LiveDeployment, request_id: str, shadow: LiveVersion, rows: Columns
     ) -> None:
         name = live.name
         started = time.perf_counter()
@@ -378,7 +396,7 @@ class InferenceServer:
         request_id: str,
         version: LiveVersion,
         role: str,
-        rows: pd.DataFrame,
+        rows: Columns,
         frame: pd.DataFrame,
         values: np.ndarray[Any, Any],
         started: float,
@@ -391,23 +409,6 @@ class InferenceServer:
             self.prediction_log.add(
                 request_id, name, model.name, model.version, role, rows, frame, values, elapsed
             )
-
-
-async def _features_of(
-    readers: ProjectReaders, project: str, service: str, rows: pd.DataFrame
-) -> pd.DataFrame:
-    """The feature service's online values for ``rows`` (their entity keys and request
-    fields), in one store round trip, with the rows' own columns the store does not give."""
-    from griffin.features.serving import OnlineRequest
-
-    entities = {str(k): v for k, v in rows.to_dict(orient="list").items()}
-    request = OnlineRequest(features=service, entities=entities)
-    found = await readers.aread(_SERVER, project, request, blocking_store=True)
-    features = found.to_pandas()
-    extra = [c for c in rows.columns if c not in features.columns]
-    if extra:
-        features = pd.concat([features, rows[extra].reset_index(drop=True)], axis=1)
-    return features
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -426,7 +427,8 @@ def _parse(body: bytes) -> dict[str, Any]:
     return request
 
 
-def _rows(request: dict[str, Any]) -> pd.DataFrame:
+def _rows(request: dict[str, Any]) -> Columns:
+    """The request's rows as columns (a row that lacks a field has null there)."""
     rows, columns = request.get("rows"), request.get("columns")
     if (rows is None) == (columns is None):
         raise InvalidArgument('give "rows" (a list of objects) or "columns", not both or none')
@@ -435,7 +437,8 @@ def _rows(request: dict[str, Any]) -> pd.DataFrame:
             raise InvalidArgument(
                 '"rows" must be a non-empty list of objects', details={"field": "rows"}
             )
-        return pd.DataFrame.from_records(rows)
+        names = dict.fromkeys(name for row in rows for name in row)
+        return {str(name): [row.get(name) for row in rows] for name in names}
     if not isinstance(columns, dict) or not columns:
         raise InvalidArgument('"columns" must be an object of lists', details={"field": "columns"})
     lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
@@ -444,15 +447,19 @@ def _rows(request: dict[str, Any]) -> pd.DataFrame:
             '"columns" must map each column to a list, all of the same non-zero length',
             details={"field": "columns"},
         )
-    return pd.DataFrame(columns)
+    return {str(name): values for name, values in columns.items()}
 
 
-def _sticky(request: dict[str, Any], rows: pd.DataFrame, field: str | None) -> str | None:
+def _count(rows: Columns) -> int:
+    return len(next(iter(rows.values()), ()))
+
+
+def _sticky(request: dict[str, Any], rows: Columns, field: str | None) -> str | None:
     if field is None:
         return None
     key = request.get("key")
-    if key is None and field in rows.columns:
-        key = rows[field].iloc[0]
+    if key is None and field in rows:
+        key = rows[field][0]
     return None if key is None else str(key)
 
 

@@ -290,21 +290,9 @@ def _offline(
             column, pa.array(np.full(join.num_rows, moment), pa.timestamp("us", tz="UTC"))
         )
     built = client.get_training_data(
-        join, service, event_timestamp_column=column, definitions=_code(client, version)
+        join, service, event_timestamp_column=column, definitions=client.version_features(version)
     )
     return built.table.select(list(built.lineage.feature_columns)), kind, as_of
-
-
-def _code(client: Client, version: ModelVersion) -> Path | None:
-    """The features.py of the version's code package, when it has one: its on-demand views
-    run the code the version was trained with (the registry holds only their source text)."""
-    from griffin.training.packages import FEATURES_FILE
-
-    digest = version.lineage.code_digest
-    if not digest:
-        return None
-    features = client.package_folder(digest) / FEATURES_FILE
-    return features if features.is_file() else None
 
 
 def _timestamps(values: Any, column: str) -> Any:
