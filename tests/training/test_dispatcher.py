@@ -83,14 +83,20 @@ def test_a_job_runs_to_success_with_its_logs_and_result(jobs_platform: Platform)
     assert "line 0\nline 1\nline 2\ndone\n" in log
 
 
+@pytest.mark.parametrize("why", ["worker token", "auth required"])
 def test_a_job_gets_a_token_of_its_own_revoked_when_it_ends(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
+    """Jobs get tokens when the dispatcher holds one (a worker talking to a server) and when
+    the store requires tokens (a server's own dispatcher, which holds none)."""
     use_fixture_entrypoint(monkeypatch)
     worker_secret = "gft_the_workers_own"
-    platform = open_platform(
-        settings.model_copy(update={"job_poll_interval_s": 0.05, "token": SecretStr(worker_secret)})
-    )
+    update: dict[str, object] = {"job_poll_interval_s": 0.05}
+    if why == "worker token":
+        update["token"] = SecretStr(worker_secret)
+    else:
+        update["auth"] = "required"
+    platform = open_platform(settings.model_copy(update=update))
     try:
         eve = Principal("eve", "default", Role.EDITOR)
         job_id = jobs.submit_job(
