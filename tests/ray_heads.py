@@ -9,9 +9,12 @@ then starts, and stops, that module's head.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+from griffin.config import Settings, load_settings
 
 
 def launcher_ray_tests(name: str) -> Any:
@@ -24,3 +27,19 @@ def launcher_ray_tests(name: str) -> Any:
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def ray_settings(tmp_path: Path, sqlite_template: Path, ray_head: Any, **more: Any) -> Settings:
+    """Settings of a fresh SQLite store under ``tmp_path`` whose jobs may run on ``ray_head``."""
+    shutil.copy(sqlite_template, tmp_path / "griffin.db")
+    return load_settings(
+        environ={},
+        cwd=tmp_path,
+        home=str(tmp_path / "home"),
+        database_url=f"sqlite:///{tmp_path / 'griffin.db'}",
+        artifact_root=str(tmp_path / "artifacts"),
+        job_poll_interval_s=0.2,
+        ray_address=ray_head.address,
+        ray_token=ray_head.token,
+        **more,
+    )

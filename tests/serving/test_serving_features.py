@@ -252,15 +252,15 @@ def test_concurrent_feature_reads_share_one_round_trip_and_keep_their_errors(
     served: tuple[Platform, Client],
 ) -> None:
     from griffin.errors import InvalidArgument
-    from griffin.serving.feature_reads import FeatureReads, ReadBatcher
-    from griffin.serving.server import _SERVER
+    from griffin.serving.feature_reads import FeatureReads
 
     platform, client = served
     definitions = load_definitions(Path.cwd() / "features.py")
     version = client.resolve_model("eta/1")
-    readers = FeatureReads(
-        client, platform.db, platform.online_store(), definitions=definitions
-    ).for_version(version)
+    reads = FeatureReads(client, platform.db, platform.online_store(), definitions=definitions)
+    batcher = reads.for_version(version, "eta")
+    assert reads.for_version(client.resolve_model("eta/1"), "eta") is batcher  # shared
+    readers = batcher.readers
     calls: list[int] = []
     read = readers.read
 
@@ -269,7 +269,6 @@ def test_concurrent_feature_reads_share_one_round_trip_and_keep_their_errors(
         return read(*args)
 
     readers.read = counted  # type: ignore[method-assign]
-    batcher = ReadBatcher(readers, client.project, "eta", _SERVER)
 
     def rows(driver: int, hours: Any) -> dict[str, list[Any]]:
         return {"driver_id": [driver], "hours": [hours]}

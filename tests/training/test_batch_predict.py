@@ -291,3 +291,5 @@ def test_on_demand_views_run_the_code_of_the_versions_package(
     client.materialize(["driver_stats"])  # and online, in the SDK, from the same package
     online = client.predict("tens/2", pd.DataFrame({"driver_id": [1, 2]}))
     assert online["prediction"].tolist() == pytest.approx([eta(2, 0.25), eta(5, 0.75)])
+    _, table = predict_rows(client, BatchRequest("tens/2", request, online_features=True))
+    assert table["prediction"].to_pylist() == pytest.approx([eta(2, 0.25), eta(5, 0.75)])

@@ -5,7 +5,6 @@ job on the ``local`` backend writes (one local Ray head, started by the helper o
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,11 @@ import pandas as pd
 import pytest
 from predictfixtures import at, eta, make_project
 
-from griffin.config import load_settings
 from griffin.domain.jobs import JobStatus
 from griffin.platform import open_platform
 from griffin.training import jobs
 from griffin.training.dispatcher import Dispatcher
-from ray_heads import launcher_ray_tests
+from ray_heads import launcher_ray_tests, ray_settings
 
 if importlib.util.find_spec("ray") is not None:
     _helper = launcher_ray_tests("_griffin_ray_head_predict")
@@ -31,17 +29,7 @@ if importlib.util.find_spec("ray") is not None:
 def store(tmp_path: Path, sqlite_template: Path, ray_head: Any) -> Iterator[Any]:
     import griffin
 
-    shutil.copy(sqlite_template, tmp_path / "griffin.db")
-    settings = load_settings(
-        environ={},
-        cwd=tmp_path,
-        home=str(tmp_path / "home"),
-        database_url=f"sqlite:///{tmp_path / 'griffin.db'}",
-        artifact_root=str(tmp_path / "artifacts"),
-        job_poll_interval_s=0.2,
-        ray_address=ray_head.address,
-        ray_token=ray_head.token,
-    )
+    settings = ray_settings(tmp_path, sqlite_template, ray_head)
     client = griffin.Client(settings=settings)
     make_project(client, tmp_path / "project")
     platform = open_platform(settings)

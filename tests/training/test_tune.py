@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from griffin.config import load_settings
 from griffin.domain.ids import new_id
 from griffin.domain.jobs import Job, JobSpec, JobStatus
 from griffin.platform import open_platform
@@ -24,7 +22,7 @@ from griffin.training import jobs
 from griffin.training.dispatcher import Dispatcher
 from griffin.training.sweeps import on_tune
 from griffin.training.tune import _better
-from ray_heads import launcher_ray_tests
+from ray_heads import launcher_ray_tests, ray_settings
 
 # -- without a Ray cluster ------------------------------------------------------------------
 
@@ -103,18 +101,7 @@ SWEEP = {
 def store(tmp_path: Path, sqlite_template: Path, ray_head: Any) -> Iterator[Any]:
     import griffin
 
-    shutil.copy(sqlite_template, tmp_path / "griffin.db")
-    settings = load_settings(
-        environ={},
-        cwd=tmp_path,
-        home=str(tmp_path / "home"),
-        database_url=f"sqlite:///{tmp_path / 'griffin.db'}",
-        artifact_root=str(tmp_path / "artifacts"),
-        job_poll_interval_s=0.2,
-        job_retry_backoff_s=0.0,
-        ray_address=ray_head.address,
-        ray_token=ray_head.token,
-    )
+    settings = ray_settings(tmp_path, sqlite_template, ray_head, job_retry_backoff_s=0.0)
     project = tmp_path / "toy"
     project.mkdir()
     (project / "model.py").write_text(MODEL_PY)

@@ -84,11 +84,12 @@ def serve_command(
         "log_level": settings.log_level,
         "access_log": False,  # a log line per request would cost more than a prediction
     }
-    if workers > 1:
-        if definitions is not None:
-            from griffin.features.project import load_definitions
+    local = None
+    if definitions is not None:
+        from griffin.features.project import load_definitions
 
-            load_definitions(definitions)  # fail now, with the file and line
+        local = load_definitions(definitions)  # fail now, with the file and line
+    if workers > 1:
         for key, value in overrides.items():
             if value is not None:
                 os.environ[f"GRIFFIN_{key.upper()}"] = str(value)
@@ -109,11 +110,6 @@ def serve_command(
         uvicorn.run("griffin.serving.server:app_from_env", factory=True, workers=workers, **options)
         return
 
-    local = None
-    if definitions is not None:
-        from griffin.features.project import load_definitions
-
-        local = load_definitions(definitions)  # fail now, with the file and line
     platform = open_platform(settings)
     app = open_server(
         platform, deployments, poll_interval, definitions=local, log_predictions=log_predictions

@@ -19,12 +19,12 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from griffin.domain.accounts import ALL_PROJECTS, Principal, Role
 from griffin.errors import GriffinError, InvalidArgument, NotSupported
 from griffin.training.packages import FEATURES_FILE
 
 if TYPE_CHECKING:
     from griffin.client import Client
-    from griffin.domain.accounts import Principal
     from griffin.domain.registry import ModelVersion
     from griffin.features.online.base import OnlineStore
     from griffin.features.project import Definitions
@@ -36,8 +36,14 @@ __all__ = ["FeatureReads", "ReadBatcher"]
 log = logging.getLogger(__name__)
 
 
+# The server reads features as itself: each request's caller was checked against the
+# deployment's project already.
+SERVER = Principal(user="griffin-serve", project=ALL_PROJECTS, role=Role.VIEWER)
+
+
 class FeatureReads:
-    """One :class:`ProjectReaders` per feature code: the override, a package, or none.
+    """One :class:`ProjectReaders` per feature code (the override, a package, or none), and
+    one :class:`ReadBatcher` per code and feature service, shared by the versions using them.
 
     Args:
         client: downloads code packages (the server's own client).
@@ -59,10 +65,12 @@ class FeatureReads:
         self.store = store
         self.definitions = definitions
         self._readers: dict[str | None, ProjectReaders] = {}
+        self._batchers: dict[tuple[str | None, str], ReadBatcher] = {}
         self._lock = threading.Lock()  # versions load in worker threads
 
-    def for_version(self, version: ModelVersion) -> ProjectReaders:
-        """The reader for ``version``'s features (blocking: may download its package).
+    def for_version(self, version: ModelVersion, service: str) -> ReadBatcher:
+        """Where ``version`` reads the features of ``service`` (blocking: may download its
+        package).
 
         Raises:
             GriffinError: its package cannot be downloaded, or its ``features.py`` fails to
@@ -73,7 +81,11 @@ class FeatureReads:
             reader = self._readers.get(digest)
             if reader is None:
                 reader = self._readers[digest] = self._reader(digest, version)
-        return reader
+            batcher = self._batchers.get((digest, service))
+            if batcher is None:
+                batcher = ReadBatcher(reader, self.client.project, service, SERVER)
+                self._batchers[digest, service] = batcher
+        return batcher
 
     def _reader(self, digest: str | None, version: ModelVersion) -> ProjectReaders:
         from griffin.features.serving import ProjectReaders

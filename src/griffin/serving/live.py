@@ -27,7 +27,7 @@ from griffin.serving.batching import Batcher
 from griffin.serving.routing import Router
 
 if TYPE_CHECKING:
-    from griffin.features.serving import ProjectReaders
+    from griffin.serving.feature_reads import ReadBatcher
 
 __all__ = ["DeploymentLoader", "LiveDeployment", "LiveVersion"]
 
@@ -52,7 +52,7 @@ class LiveVersion:
     version: ModelVersion
     model: LoadedModel
     batcher: Batcher
-    features: ProjectReaders | None = None
+    features: ReadBatcher | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -88,15 +88,16 @@ class DeploymentLoader:
     Args:
         resolve: a reference -> the version it names now (``client.resolve_model``).
         load: a version -> the loaded model (download, verify, unpickle); runs in a thread.
-        features: a version -> where its features are read (with its own on-demand code),
-            for a version served from a feature service; runs in a thread.
+        features: (a version, its feature service) -> where its features are read, with
+            its own on-demand code; for a version served from a feature service; runs in a
+            thread.
     """
 
     def __init__(
         self,
         resolve: Callable[[str], ModelVersion],
         load: Callable[[ModelVersion], LoadedModel],
-        features: Callable[[ModelVersion], ProjectReaders] | None = None,
+        features: Callable[[ModelVersion, str], ReadBatcher] | None = None,
     ) -> None:
         self.resolve = resolve
         self.load = load
@@ -116,7 +117,7 @@ class DeploymentLoader:
                 model = await asyncio.to_thread(self.load, version)
                 features = None
                 if key[4] and self.features is not None:
-                    features = await asyncio.to_thread(self.features, version)
+                    features = await asyncio.to_thread(self.features, version, key[4])
                 existing = LiveVersion(
                     ref,
                     version,

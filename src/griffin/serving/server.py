@@ -39,7 +39,7 @@ import orjson
 import pandas as pd
 
 from griffin._version import __version__
-from griffin.domain.accounts import ALL_PROJECTS, Principal, Role
+from griffin.domain.accounts import Role
 from griffin.errors import (
     BackendUnavailable,
     GriffinError,
@@ -49,19 +49,13 @@ from griffin.errors import (
 )
 from griffin.server.asgi import JSON_HEADERS, Headers, Receive, Scope, Send, respond
 from griffin.server.limits import read_body
-from griffin.serving.feature_reads import ReadBatcher
 from griffin.serving.live import DeploymentLoader, LiveDeployment, LiveVersion
 from griffin.serving.metrics import Metrics
 from griffin.serving.prediction_log import PredictionLog
 
-# The server reads features as itself: each request's caller was checked against the
-# deployment's project already.
-_SERVER = Principal(user="griffin-serve", project=ALL_PROJECTS, role=Role.VIEWER)
-
 if TYPE_CHECKING:
     from griffin.client import Client
     from griffin.features.project import Definitions
-    from griffin.features.serving import ProjectReaders
     from griffin.platform import Platform
     from griffin.server.principals import Principals
     from griffin.serving.feature_reads import FeatureReads
@@ -116,7 +110,6 @@ class InferenceServer:
         self.live: dict[str, LiveDeployment] = {}
         self.problems: dict[str, str] = {}
         self.metrics = Metrics()
-        self._read_batchers: dict[tuple[int, str], ReadBatcher] = {}
         self._poller: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         # What stop() closes last (a worker process's own client and platform).
@@ -352,7 +345,7 @@ class InferenceServer:
         if service is not None and version.features is not None:
             try:
                 started = time.perf_counter()
-                rows = await self._reads(version.features, service).read(rows, _count(rows))
+                rows = await version.features.read(rows, _count(rows))
                 self.metrics.observe_fetch(live.name, time.perf_counter() - started)
             except BackendUnavailable as exc:
                 signature = version.model.signature
@@ -366,15 +359,6 @@ class InferenceServer:
                 rows = {**rows, **{name: [None] * count for name in missing}}
                 degraded = True
         return version.model.prepare(rows), degraded
-
-    def _reads(self, readers: ProjectReaders, service: str) -> ReadBatcher:
-        """The read batcher of a service through ``readers`` (one per version's feature code)."""
-        key = (id(readers), service)
-        batcher = self._read_batchers.get(key)
-        if batcher is None or batcher.readers is not readers:
-            batcher = ReadBatcher(readers, self.project, service, _SERVER)
-            self._read_batchers[key] = batcher
-        return batcher
 
     async def _shadow(
         self, live: LiveDeployment, request_id: str, shadow: LiveVersion, rows: Columns

@@ -207,7 +207,7 @@ def model_inputs(
                 "--online-features to read the features as of a time",
                 details={"field": "as_of"},
             )
-        features = _online(client, service, rows, chunk_size)
+        features = _online(client, version, service, rows, chunk_size)
         kind, moment = "online", None
     else:
         features, kind, moment = _offline(client, version, service, rows, as_of)
@@ -319,12 +319,17 @@ def _timestamps(values: Any, column: str) -> Any:
     )
 
 
-def _online(client: Client, service: str, rows: pa.Table, chunk_size: int) -> pa.Table:
-    """The service's newest feature values from the online store, ``chunk_size`` rows a read."""
+def _online(
+    client: Client, version: ModelVersion, service: str, rows: pa.Table, chunk_size: int
+) -> pa.Table:
+    """The service's newest feature values from the online store, ``chunk_size`` rows a read
+    (on-demand views run the version's own code, as in :func:`_offline`)."""
     import pyarrow as pa
 
+    code = client.version_features(version)
     parts = []
     for offset in range(0, rows.num_rows, chunk_size):
-        found = client.get_online_features(service, rows.slice(offset, chunk_size)).to_arrow()
+        chunk = rows.slice(offset, chunk_size)
+        found = client.get_online_features(service, chunk, definitions=code).to_arrow()
         parts.append(found.select([c for c in found.column_names if c not in rows.column_names]))
     return pa.concat_tables(parts)
