@@ -104,7 +104,7 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     # What mlflow.<flavor>.load_model("models:/m@champion") does before downloading: a new
     # client, get_model_version_by_alias, get_model_version_download_uri, the repository.
     model_uri = f"models:/{MODEL}@{ALIAS}"
-    out["uri_target"] = ModelsArtifactRepository.get_underlying_uri(model_uri)
+    out["uri_target"] = ModelsArtifactRepository.get_underlying_uri(model_uri)  # type: ignore[no-untyped-call, unused-ignore]
     out["uri"] = drive(
         lambda: lambda: ModelsArtifactRepository(model_uri),
         threads=1,

@@ -79,7 +79,9 @@ def test_xgboost(tmp_path: Path, data: tuple[pd.DataFrame, np.ndarray], api: str
     loaded = _roundtrip(model, tmp_path, x)
     assert loaded.flavor == "xgboost"
     assert (tmp_path / "m" / "model.ubj").is_file()
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["griffin-model.json", "model.ubj"]
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    # MLmodel: the same folder loads with mlflow.pyfunc (docs/mlflow.md).
+    assert names == ["MLmodel", "griffin-model.json", "model.ubj"]
     np.testing.assert_allclose(loaded.predict(x), expected, rtol=1e-6)
     # Native format: the server may load it.
     load_model(tmp_path / "m", allow_pickle=False)
@@ -226,7 +228,9 @@ def test_metadata_json(tmp_path: Path, data: tuple[pd.DataFrame, np.ndarray]) ->
     assert meta["python_version"] == ".".join(map(str, sys.version_info[:3]))
     # The signature was inferred from the input example.
     assert Signature.from_json(meta["signature"]).input_names == FEATURES
-    [entry] = meta["files"]
+    # MLmodel is hashed too: a tampered one is caught like a tampered model file.
+    assert "MLmodel" in {f["path"] for f in meta["files"]}
+    [entry] = [f for f in meta["files"] if f["path"] != "MLmodel"]
     assert entry["path"] == "model.joblib"
     body = (tmp_path / "m" / "model.joblib").read_bytes()
     assert entry["sha256"] == hashlib.sha256(body).hexdigest()

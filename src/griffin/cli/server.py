@@ -150,6 +150,7 @@ def serve(
     console = out_console()
     console.print(f"Griffin server on [bold]{url}[/bold] (listening on {address})")
     console.print(f"  API docs:  {url}/api/v1/docs")
+    console.print(f"  MLflow:    MLFLOW_TRACKING_URI={url} (project '{settings.project}')")
     console.print(
         f"  metadata:  {dialect} ({mask_url(settings.resolved_database_url)})", markup=False
     )

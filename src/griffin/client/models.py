@@ -322,7 +322,7 @@ class ModelsMixin(RunsMixin, ArtifactsMixin):
         return self._download_version(version, dest)
 
     def _download_version(self, version: ModelVersion, dest: str | os.PathLike[str] | None) -> Path:
-        from griffin.registry.flavors import METADATA_FILE
+        from griffin.registry.flavors import METADATA_FILE, MLMODEL_FILE, is_model_folder
 
         run_id = version.run_id
         if run_id is None:
@@ -335,14 +335,16 @@ class ModelsMixin(RunsMixin, ArtifactsMixin):
             if dest is not None
             else self.settings.home / "models" / self.project / version.name / str(version.version)
         )
-        if dest is None and (target / METADATA_FILE).is_file() and _intact(target):
+        if dest is None and is_model_folder(target) and _intact(target):
             return target
         prefix = version.artifact_path
         listed = self.list_artifacts(run_id, prefix)
-        if not any(a.path.endswith(METADATA_FILE) for a in listed):
+        # An MLflow-format version (registered through MLflow) has an MLmodel file instead.
+        if not any(a.path.endswith((METADATA_FILE, MLMODEL_FILE)) for a in listed):
             raise GriffinError(
                 f"version {version.version} of {version.name!r}: the run's folder "
-                f"{prefix or '/'} holds no {METADATA_FILE}; was the model saved there?"
+                f"{prefix or '/'} holds neither {METADATA_FILE} nor {MLMODEL_FILE}; was the "
+                "model saved there?"
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{target.name}.download-{uuid.uuid4().hex}"

@@ -15,11 +15,18 @@ library version, Python version, signature, and every file's sha256); :func:`loa
 the hashes and returns a :class:`LoadedModel` whose ``predict`` takes a frame, a dict of columns
 or a list of row dicts whatever the flavor. Flavors that use pickle (``sklearn``, ``pyfunc``) run
 code from the file when loaded: the server never loads them (``allow_pickle=False``).
+
+MLflow interop goes both ways. :func:`save_model` also writes an ``MLmodel`` file, so
+``mlflow.pyfunc.load_model`` loads a Griffin model (through
+:mod:`griffin.integrations.mlflow.pyfunc`). A folder with an ``MLmodel`` and no
+``griffin-model.json`` (a version registered through MLflow's API) is flavor ``mlflow``: it is
+loaded and called with ``mlflow.pyfunc``, which unpickles, so only client side.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import os
@@ -44,13 +51,16 @@ from griffin.registry.signature import Signature, infer_signature
 __all__ = [
     "FLAVORS",
     "FORMAT_VERSION",
+    "LOAD_ONLY_FLAVORS",
     "METADATA_FILE",
+    "MLMODEL_FILE",
     "Flavor",
     "LoadedModel",
     "SavedModel",
     "as_frame",
     "detect_flavor",
     "flavor_named",
+    "is_model_folder",
     "load_model",
     "read_metadata",
     "save_model",
@@ -59,6 +69,8 @@ __all__ = [
 
 FORMAT_VERSION = 1
 METADATA_FILE = "griffin-model.json"
+MLMODEL_FILE = "MLmodel"
+"""MLflow's model description: written beside every Griffin model, read in an MLflow model."""
 Options = dict[str, Any]
 
 
@@ -99,6 +111,10 @@ class Flavor:
         if not callable(method):
             raise NotSupported(f"this {self.name} model gives no class probabilities")
         return method(_model_input(loaded, frame))
+
+    def raw_model(self, loaded: Any) -> Any:
+        """The library's own model object behind what ``load`` returned (to read ``classes_``)."""
+        return loaded
 
     def library_version(self) -> str | None:
         if self.library is None:
@@ -395,6 +411,12 @@ FLAVORS: tuple[Flavor, ...] = (
 )
 """Every flavor, in detection order: the first whose ``matches`` is true is used."""
 
+LOAD_ONLY_FLAVORS: dict[str, str] = {
+    "mlflow": "griffin.integrations.mlflow.pyfunc:MLflowFlavor",
+}
+"""Flavors that load models but never save one: name -> ``module:class``, imported when a
+model of theirs is first loaded (the MLflow flavor imports nothing of MLflow until then)."""
+
 
 def detect_flavor(model: Any) -> Flavor:
     """The flavor that saves ``model``; ``InvalidArgument`` when none does."""
@@ -417,10 +439,19 @@ def flavor_named(name: str) -> Flavor:
     for flavor in FLAVORS:
         if flavor.name == name:
             return flavor
+    if name in LOAD_ONLY_FLAVORS:
+        return _load_only_flavor(name)
     raise NotSupported(
-        f"unknown model flavor {name!r} (saved by a newer Griffin?); "
-        f"this one knows {', '.join(f.name for f in FLAVORS)}"
+        f"unknown model flavor {name!r} (saved by a newer Griffin?); this one knows "
+        f"{', '.join([*(f.name for f in FLAVORS), *LOAD_ONLY_FLAVORS])}"
     )
+
+
+@functools.cache
+def _load_only_flavor(name: str) -> Flavor:
+    module, _, attr = LOAD_ONLY_FLAVORS[name].partition(":")
+    flavor: Flavor = getattr(importlib.import_module(module), attr)()
+    return flavor
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +520,7 @@ def _classes(flavor: str, raw: Any, options: Mapping[str, Any]) -> list[Any] | N
     if flavor == "lightgbm":
         classes = options.get("classes")
         return list(classes) if classes is not None else None
+    raw = flavor_named(flavor).raw_model(raw)
     found = getattr(raw, "classes_", None)
     return None if found is None else np.asarray(found).tolist()
 
@@ -579,7 +611,6 @@ def save_model(
     staging.mkdir()
     try:
         options = flavor.save(model, staging, signature=signature, example=example)
-        files = sorted(p for p in staging.rglob("*") if p.is_file())
         metadata: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "flavor": flavor.name,
@@ -588,15 +619,21 @@ def save_model(
             "python_version": platform.python_version(),
             "signature": None if signature is None else signature.to_json(),
             "flavor_options": options,
-            "files": [
-                {
-                    "path": p.relative_to(staging).as_posix(),
-                    "sha256": _sha256(p),
-                    "size": p.stat().st_size,
-                }
-                for p in files
-            ],
         }
+        # Before hashing, so the MLmodel is one of the recorded files: a cached or downloaded
+        # copy then verifies whole, and mlflow.pyfunc.load_model reads an unchanged folder.
+        from griffin.integrations.mlflow.model_format import mlmodel_text
+
+        (staging / MLMODEL_FILE).write_text(mlmodel_text(metadata), encoding="utf-8")
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        metadata["files"] = [
+            {
+                "path": p.relative_to(staging).as_posix(),
+                "sha256": _sha256(p),
+                "size": p.stat().st_size,
+            }
+            for p in files
+        ]
         (staging / METADATA_FILE).write_bytes(
             orjson.dumps(metadata, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         )
@@ -609,11 +646,28 @@ def save_model(
     return SavedModel(folder=target, flavor=flavor.name, signature=signature, metadata=metadata)
 
 
+def is_model_folder(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a model :func:`load_model` reads: a Griffin model
+    (``griffin-model.json``) or an MLflow one (``MLmodel``)."""
+    path = Path(folder)
+    return (path / METADATA_FILE).is_file() or (path / MLMODEL_FILE).is_file()
+
+
 def read_metadata(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """The parsed ``griffin-model.json`` of a saved model (no model file is read)."""
+    """The parsed ``griffin-model.json`` of a saved model (no model file is read).
+
+    For an MLflow model folder (an ``MLmodel``, no ``griffin-model.json``) the same fields
+    are read from the ``MLmodel``: flavor ``mlflow``, its signature, and no file hashes.
+    """
     path = Path(folder) / METADATA_FILE
     if not path.is_file():
-        raise NotFound(f"{folder} is not a saved Griffin model: it has no {METADATA_FILE}")
+        mlmodel = Path(folder) / MLMODEL_FILE
+        if mlmodel.is_file():
+            return _mlflow_metadata(mlmodel)
+        raise NotFound(
+            f"{folder} is not a saved model: it has no {METADATA_FILE} (Griffin) "
+            f"or {MLMODEL_FILE} (MLflow)"
+        )
     try:
         metadata = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
@@ -627,6 +681,21 @@ def read_metadata(folder: str | os.PathLike[str]) -> dict[str, Any]:
             f"({FORMAT_VERSION}); upgrade griffin-ml"
         )
     return metadata
+
+
+def _mlflow_metadata(mlmodel: Path) -> dict[str, Any]:
+    from griffin.integrations.mlflow import model_format
+
+    # Size first: a file too large is refused without reading it all into memory.
+    if mlmodel.stat().st_size > model_format.MAX_MLMODEL_BYTES:
+        raise InvalidArgument(
+            f"{mlmodel} is larger than the {model_format.MAX_MLMODEL_BYTES} bytes Griffin reads"
+        )
+    try:
+        document = model_format.read_mlmodel(mlmodel.read_bytes())
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{mlmodel}: {exc.message}", details=exc.details) from None
+    return model_format.griffin_metadata(document)
 
 
 def _verify_files(folder: Path, metadata: Mapping[str, Any]) -> None:
@@ -657,9 +726,10 @@ def verify_files(folder: str | os.PathLike[str]) -> dict[str, Any]:
 def load_model(folder: str | os.PathLike[str], *, allow_pickle: bool = True) -> LoadedModel:
     """Read a model saved by :func:`save_model`, after checking its files' hashes.
 
-    ``allow_pickle=False`` refuses flavors stored as pickles (``sklearn``, ``pyfunc``), whose
-    loading runs code from the file; the server always passes it. Loading a ``pyfunc`` model
-    imports its class, so the defining code must be importable here.
+    ``allow_pickle=False`` refuses flavors stored as pickles (``sklearn``, ``pyfunc``, and
+    ``mlflow``: an MLflow model folder, loaded with ``mlflow.pyfunc``), whose loading runs code
+    from the file; the server always passes it. Loading a ``pyfunc`` model imports its class,
+    so the defining code must be importable here.
     """
     path = Path(folder)
     metadata = read_metadata(path)

@@ -13,19 +13,25 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.ids import new_id
 from griffin.domain.registry import Lineage, ModelVersion, RegisteredModel, check_model_name
 from griffin.domain.validation import check_key, check_params, check_tags
-from griffin.errors import AlreadyExists, InvalidArgument
+from griffin.errors import AlreadyExists, Conflict, InvalidArgument
 from griffin.store import projects, runs
 from griffin.store import registry as store
 from griffin.store.orm.accounts import ProjectRow
 from griffin.store.orm.base import utcnow
-from griffin.store.orm.registry import ModelVersionRow, RegisteredModelRow
+from griffin.store.orm.deployments import DeploymentRow
+from griffin.store.orm.registry import (
+    ModelAliasEventRow,
+    ModelAliasRow,
+    ModelVersionRow,
+    RegisteredModelRow,
+)
 from griffin.store.session import Database
 from griffin.tracking.pages import Page, decode_cursor, encode_cursor
 
@@ -33,16 +39,20 @@ __all__ = [
     "FLAVOR_NAMES",
     "create_model",
     "create_version",
+    "delete_model",
+    "delete_version",
     "get_model",
     "get_version",
     "list_models",
     "list_versions",
+    "rename_model",
     "update_model",
     "update_version",
 ]
 
 # The flavors griffin.registry.flavors knows; the server never imports a model library.
-FLAVOR_NAMES = ("xgboost", "lightgbm", "sklearn", "pytorch", "pyfunc")
+# "mlflow": an MLflow model folder (an ``MLmodel`` file), registered through the MLflow API.
+FLAVOR_NAMES = ("xgboost", "lightgbm", "sklearn", "pytorch", "pyfunc", "mlflow")
 MAX_DESCRIPTION = 10_000
 
 
@@ -384,3 +394,84 @@ def update_version(
         session.flush()
         aliases = store.version_aliases(session, model.id, [version]).get(version, ())
         return store.to_version(name, row, aliases)
+
+
+def _not_deployed(session: Session, project: ProjectRow, name: str, action: str) -> None:
+    """Refuse to rename or delete a model a deployment serves: it names the model."""
+    configs = session.scalars(
+        select(DeploymentRow.config).where(DeploymentRow.project_id == project.id)
+    )
+    if any((config or {}).get("model") == name for config in configs):
+        raise Conflict(
+            f"cannot {action} model {name!r}: a deployment serves it; point the deployment "
+            "at another model first",
+            details={"model": name},
+        )
+
+
+def rename_model(
+    db: Database, principal: Principal, project: str, name: str, new_name: str
+) -> RegisteredModel:
+    """Give a model a new name; its versions, aliases and history follow it."""
+    principal.require(Role.EDITOR, project)
+    check_model_name(new_name)
+    with db.session(write=True) as session:
+        project_row = projects.get_row(session, project)
+        row = store.get_model_row(session, project_row, name, for_update=True)
+        if new_name != name and store.find_model(session, project_row, new_name) is not None:
+            raise AlreadyExists(
+                f"model {new_name!r} already exists in project {project!r}",
+                details={"model": new_name},
+            )
+        _not_deployed(session, project_row, name, "rename")
+        row.name = new_name
+        row.updated_at = utcnow()
+        session.flush()
+        return store.to_model(project, row, store.aliases_of(session, row.id))
+
+
+def delete_model(db: Database, principal: Principal, project: str, name: str) -> None:
+    """Delete a model with all its versions and aliases (the runs and their files stay)."""
+    principal.require(Role.EDITOR, project)
+    with db.session(write=True) as session:
+        project_row = projects.get_row(session, project)
+        row = store.get_model_row(session, project_row, name, for_update=True)
+        _not_deployed(session, project_row, name, "delete")
+        # The foreign keys cascade to versions, aliases, alias events and feature rows.
+        session.execute(delete(RegisteredModelRow).where(RegisteredModelRow.id == row.id))
+
+
+def delete_version(
+    db: Database, principal: Principal, project: str, name: str, version: int
+) -> None:
+    """Delete one version and the aliases on it (each removal recorded in the alias history).
+
+    Numbers are never handed out again, as in MLflow: the next version still gets
+    ``latest_version + 1``, so a number always names the same files.
+    """
+    principal.require(Role.EDITOR, project)
+    with db.session(write=True) as session:
+        project_row = projects.get_row(session, project)
+        model = store.get_model_row(session, project_row, name, for_update=True)
+        store.get_version_row(session, model, version)  # raises: no such version
+        now = utcnow()
+        on_version = select(ModelAliasRow.alias).where(
+            ModelAliasRow.model_id == model.id, ModelAliasRow.version == version
+        )
+        for alias in session.scalars(on_version):
+            session.add(
+                ModelAliasEventRow(
+                    model_id=model.id,
+                    alias=alias,
+                    from_version=version,
+                    to_version=None,
+                    user=principal.user,
+                    at=now,
+                )
+            )
+        session.execute(
+            delete(ModelVersionRow).where(
+                ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
+            )
+        )
+        model.updated_at = now

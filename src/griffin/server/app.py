@@ -105,6 +105,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         deployments,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+    # MLflow's REST API, for existing MLflow code pointed at this server (docs/mlflow.md).
+    # Imported here: its handlers use the server's modules, which import this one.
+    from griffin.integrations.mlflow.app import mount_mlflow
+
+    mount_mlflow(app)
     return app
 
 

@@ -19,7 +19,12 @@ __all__ = ["MAX_JSON_BODY", "BodyLimit", "read_body"]
 MAX_JSON_BODY = 16 * 1024 * 1024
 # Uploads that stream to the artifact store, which enforces its own limit (max_artifact_bytes).
 _STREAMED = {
-    "PUT": re.compile(r"^/api/v1/runs/[^/]+/artifacts/."),
+    # Griffin's artifact upload, and MLflow's artifact proxy PUT and multipart part PUT (under
+    # /api/2.0 or a project's /projects/<p>/api/2.0; MLflow's client never uses 3.0 for them).
+    "PUT": re.compile(
+        r"^/api/v1/runs/[^/]+/artifacts/."
+        r"|^(/projects/[^/]+)?/api/2\.0/mlflow-artifacts/(artifacts|mpu/part)/."
+    ),
     "POST": re.compile(r"^/api/v1/projects/[^/]+/features/datasets/[^/]+$"),
 }
 

@@ -60,7 +60,7 @@ class Principals:
             scheme, _, secret = header.decode("latin-1").partition(" ")
             if scheme.lower() != "bearer" or not secret.strip():
                 raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-            return await self._authenticate(secret.strip())
+            return await self.of_token(secret.strip())
         if self.platform.settings.auth == "required":
             raise Unauthenticated(
                 "this server requires an API token: set GRIFFIN_TOKEN (create one with "
@@ -72,7 +72,8 @@ class Principals:
             )
         return self._local
 
-    async def _authenticate(self, secret: str) -> Principal:
+    async def of_token(self, secret: str) -> Principal:
+        """The principal an API token stands for (cached for ``TOKEN_CACHE_S``)."""
         digest = hashlib.sha256(secret.encode()).digest()
         now = time.monotonic()
         cached = self._tokens.get(digest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from griffin.domain.ids import new_id
@@ -134,6 +134,16 @@ def list_page(
         )
     query = query.order_by(ExperimentRow.name, ExperimentRow.id).limit(limit)
     return list(session.scalars(query))
+
+
+def delete_tag(session: Session, experiment_id: str, key: str) -> bool:
+    """Remove a tag; whether there was one."""
+    result = session.execute(
+        delete(ExperimentTagRow).where(
+            ExperimentTagRow.experiment_id == experiment_id, ExperimentTagRow.key == key
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def set_tags(session: Session, experiment_id: str, tags: dict[str, str]) -> None:

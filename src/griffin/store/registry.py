@@ -170,7 +170,9 @@ def _resolve_statement(dialect: str, by: str) -> Select[Any]:
     if by == "number":
         return query.where(ModelVersionRow.version == bindparam("version"))
     if by == "latest":
-        return query.where(ModelVersionRow.version == RegisteredModelRow.latest_version)
+        # The newest version that still exists: numbers are never reused, so after the
+        # newest is deleted, latest_version names none.
+        return query.order_by(ModelVersionRow.version.desc()).limit(1)
     return query.join(
         ModelAliasRow,
         (ModelAliasRow.model_id == ModelVersionRow.model_id)

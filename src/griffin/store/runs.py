@@ -398,6 +398,14 @@ def list_artifacts(session: Session, run_id: str, prefix: str = "") -> list[Arti
     return [Artifact(r.path, r.size, r.sha256, r.created_at) for r in session.scalars(query)]
 
 
+def delete_tag(session: Session, run_id: str, key: str) -> bool:
+    """Remove a run's tag; whether there was one."""
+    result = session.execute(
+        delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def delete_artifact(session: Session, run_id: str, path: str) -> None:
     session.execute(
         delete(ArtifactRow).where(ArtifactRow.run_id == run_id, ArtifactRow.path == path)

@@ -21,17 +21,49 @@ from griffin.store import projects, runs
 from griffin.store.orm.base import utcnow
 from griffin.tracking.runs import artifact_prefix
 
-__all__ = ["download_artifact", "list_artifacts", "upload_artifact"]
+__all__ = [
+    "delete_artifacts",
+    "download_artifact",
+    "list_artifacts",
+    "run_prefix",
+    "upload_artifact",
+]
 
 
-def _prefix(platform: Platform, principal: Principal, run_id: str, role: Role) -> str:
+def _prefix(
+    platform: Platform,
+    principal: Principal,
+    run_id: str,
+    role: Role,
+    project_id: str | None = None,
+) -> str:
     """The run's artifact prefix, once the principal may act on the run with ``role``."""
     with platform.db.session() as session:
         row = runs.get_row(session, run_id)
+        if project_id is not None and row.project_id != project_id:
+            # The same answer as for a missing run: a path that pairs a run with another
+            # project's id must not tell the caller the run exists.
+            raise NotFound(f"run {run_id} does not exist", details={"run_id": run_id})
         principal.require(role, projects.get_row_by_id(session, row.project_id).name)
         if role is not Role.VIEWER and row.lifecycle != "active":
             raise Conflict(f"run {run_id} is deleted", details={"run_id": run_id})
         return artifact_prefix(row.project_id, row.id)
+
+
+def run_prefix(
+    platform: Platform,
+    principal: Principal,
+    run_id: str,
+    role: Role = Role.VIEWER,
+    *,
+    project_id: str | None = None,
+) -> str:
+    """The run's artifact store prefix once ``principal`` may act on it with ``role``.
+
+    With ``project_id``, a run of another project is reported missing (paths that embed both
+    ids, as MLflow's artifact URIs do, are checked against the run's real project).
+    """
+    return _prefix(platform, principal, run_id, role, project_id)
 
 
 @contextmanager
@@ -50,10 +82,12 @@ async def upload_artifact(
     run_id: str,
     path: str,
     chunks: AsyncIterable[bytes],
+    *,
+    project_id: str | None = None,
 ) -> Artifact:
     """Stream ``chunks`` to ``path`` under the run; nothing is kept if the upload fails."""
     relative = clean_relative_path(path)
-    prefix = await run_in_threadpool(_prefix, platform, principal, run_id, Role.EDITOR)
+    prefix = await run_in_threadpool(_prefix, platform, principal, run_id, Role.EDITOR, project_id)
     key = join_under(prefix, relative)
     with _as_run_path(key, relative):
         info = await platform.artifacts.awrite_stream(
@@ -70,21 +104,31 @@ async def upload_artifact(
 
 
 def list_artifacts(
-    platform: Platform, principal: Principal, run_id: str, prefix: str = ""
+    platform: Platform,
+    principal: Principal,
+    run_id: str,
+    prefix: str = "",
+    *,
+    project_id: str | None = None,
 ) -> list[Artifact]:
     """Artifacts of a run, optionally under a folder ``prefix``."""
-    _prefix(platform, principal, run_id, Role.VIEWER)
+    _prefix(platform, principal, run_id, Role.VIEWER, project_id)
     clean = clean_relative_path(prefix) if prefix else ""
     with platform.db.session() as session:
         return runs.list_artifacts(session, run_id, clean)
 
 
 def download_artifact(
-    platform: Platform, principal: Principal, run_id: str, path: str
+    platform: Platform,
+    principal: Principal,
+    run_id: str,
+    path: str,
+    *,
+    project_id: str | None = None,
 ) -> tuple[Artifact, Iterator[bytes]]:
     """The artifact's record and a chunked reader of its bytes."""
     relative = clean_relative_path(path)
-    prefix = _prefix(platform, principal, run_id, Role.VIEWER)
+    prefix = _prefix(platform, principal, run_id, Role.VIEWER, project_id)
     with platform.db.session() as session:
         found = [a for a in runs.list_artifacts(session, run_id) if a.path == relative]
     if not found:
@@ -95,3 +139,37 @@ def download_artifact(
     key = join_under(prefix, relative)
     with _as_run_path(key, relative):
         return found[0], platform.artifacts.iter_read(key)
+
+
+def delete_artifacts(
+    platform: Platform,
+    principal: Principal,
+    run_id: str,
+    path: str = "",
+    *,
+    project_id: str | None = None,
+) -> int:
+    """Delete the artifact at ``path`` or every artifact under the folder ``path``.
+
+    ``""`` deletes all of the run's artifacts. A path with nothing under it is not an error
+    (a DELETE is idempotent); the answer is how many recorded artifacts went.
+    """
+    relative = clean_relative_path(path) if path else ""
+    prefix = _prefix(platform, principal, run_id, Role.EDITOR, project_id)
+    with platform.db.session() as session:
+        recorded = runs.list_artifacts(session, run_id)
+    below = relative + "/"
+    gone = [
+        a.path for a in recorded if not relative or a.path == relative or a.path.startswith(below)
+    ]
+    # Bytes first, rows second: a failure in between leaves rows whose download answers "not
+    # found", never files that no listing shows. A prefix delete removes a file or a folder,
+    # and unlinks a symbolic link itself rather than what it points to.
+    key = join_under(prefix, relative) if relative else prefix
+    with _as_run_path(key, relative or "."):
+        platform.artifacts.delete_prefix(key)
+    if gone:
+        with platform.db.session(write=True) as session:
+            for artifact_path in gone:
+                runs.delete_artifact(session, run_id, artifact_path)
+    return len(gone)

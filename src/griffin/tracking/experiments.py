@@ -5,7 +5,7 @@ from __future__ import annotations
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.tracking import Experiment
 from griffin.domain.validation import check_name, check_tags
-from griffin.errors import AlreadyExists
+from griffin.errors import AlreadyExists, NotFound
 from griffin.store import experiments, projects
 from griffin.store.orm.base import utcnow
 from griffin.store.session import Database
@@ -14,8 +14,10 @@ from griffin.tracking.pages import Page, decode_cursor, encode_cursor
 __all__ = [
     "create_experiment",
     "delete_experiment",
+    "delete_experiment_tag",
     "get_experiment",
     "list_experiments",
+    "restore_experiment",
     "update_experiment",
 ]
 
@@ -109,8 +111,34 @@ def update_experiment(
 
 def delete_experiment(db: Database, principal: Principal, project: str, name: str) -> None:
     """Soft-delete: the experiment and its runs disappear from lists but keep their data."""
+    _set_lifecycle(db, principal, project, name, "deleted")
+
+
+def restore_experiment(db: Database, principal: Principal, project: str, name: str) -> None:
+    """Undo :func:`delete_experiment`: the experiment and its runs are listed again."""
+    _set_lifecycle(db, principal, project, name, "active")
+
+
+def _set_lifecycle(
+    db: Database, principal: Principal, project: str, name: str, lifecycle: str
+) -> None:
     principal.require(Role.EDITOR, project)
     with db.session(write=True) as session:
         row = experiments.get_row(session, projects.get_row(session, project), name)
-        row.lifecycle = "deleted"
+        row.lifecycle = lifecycle
+        row.updated_at = utcnow()
+
+
+def delete_experiment_tag(
+    db: Database, principal: Principal, project: str, name: str, key: str
+) -> None:
+    """Remove one tag (``NotFound`` if the experiment has no such tag)."""
+    principal.require(Role.EDITOR, project)
+    with db.session(write=True) as session:
+        row = experiments.get_row(session, projects.get_row(session, project), name)
+        if not experiments.delete_tag(session, row.id, key):
+            raise NotFound(
+                f"experiment '{row.name}' has no tag '{key}'",
+                details={"experiment": row.name, "key": key},
+            )
         row.updated_at = utcnow()

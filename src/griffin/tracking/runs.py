@@ -25,7 +25,7 @@ from griffin.domain.validation import (
     check_params,
     check_tags,
 )
-from griffin.errors import Conflict, InvalidArgument
+from griffin.errors import Conflict, InvalidArgument, NotFound
 from griffin.store import experiments, projects, runs
 from griffin.store.orm.base import utcnow
 from griffin.store.orm.tracking import ExperimentRow, RunRow
@@ -35,12 +35,15 @@ from griffin.tracking.pages import Page, decode_cursor, encode_cursor
 __all__ = [
     "create_run",
     "delete_run",
+    "delete_tag",
     "fail_stale_runs",
     "get_metric_history",
     "get_run",
     "heartbeat",
     "list_runs",
     "log_batch",
+    "restore_run",
+    "resume_run",
     "run_project",
     "update_run",
 ]
@@ -167,6 +170,39 @@ def delete_run(db: Database, principal: Principal, run_id: str) -> None:
         row.lifecycle = "deleted"
         if not RunStatus(row.status).is_terminal:
             runs.set_status(session, row, RunStatus.KILLED, "deleted while running")
+
+
+def restore_run(db: Database, principal: Principal, run_id: str) -> None:
+    """Undo :func:`delete_run`: the run is listed and searchable again."""
+    with db.session(write=True) as session:
+        row, project = runs.get_row_and_project(session, run_id, for_update=True)
+        principal.require(Role.EDITOR, project)
+        row.lifecycle = "active"
+
+
+def resume_run(db: Database, principal: Principal, run_id: str) -> Run:
+    """Reopen a finished run to log more to it (MLflow's ``start_run(run_id=...)``).
+
+    The only way out of a terminal status, and an explicit one: the run's history records
+    the reopening, so its earlier end stays visible.
+    """
+    with db.session(write=True) as session:
+        row = _editable_row(session, principal, run_id)
+        if RunStatus(row.status) != RunStatus.RUNNING:
+            row.ended_at = None
+            runs.set_status(session, row, RunStatus.RUNNING, "resumed")
+        row.heartbeat_at = utcnow()
+    return get_run(db, principal, run_id)
+
+
+def delete_tag(db: Database, principal: Principal, run_id: str, key: str) -> None:
+    """Remove one tag of a run (``NotFound`` if it has no such tag)."""
+    with db.session(write=True) as session:
+        _editable_row(session, principal, run_id)
+        if not runs.delete_tag(session, run_id, key):
+            raise NotFound(
+                f"run {run_id} has no tag '{key}'", details={"run_id": run_id, "key": key}
+            )
 
 
 def log_batch(
@@ -302,11 +338,13 @@ def search_runs(
     limit: int = 1000,
     cursor: str | None = None,
     include_deleted: bool = False,
+    only_deleted: bool = False,
 ) -> Page[Run]:
     """Runs of a project's experiments matching ``filter_``, ordered by ``order_by``.
 
     The grammar is MLflow's (``griffin.domain.search`` documents it). Pages are ``limit`` runs;
-    pass ``next_cursor`` back for the next one.
+    pass ``next_cursor`` back for the next one. Deleted runs are left out unless
+    ``include_deleted``; ``only_deleted`` searches nothing else.
     """
     from griffin.domain.search import parse_filter, parse_order_by
     from griffin.store.search import apply_search
@@ -327,7 +365,9 @@ def search_runs(
     with db.session() as session:
         project_row = projects.get_row(session, project)
         query = runs.run_query().where(RunRow.project_id == project_row.id)
-        if not include_deleted:
+        if only_deleted:
+            query = query.where(RunRow.lifecycle == "deleted")
+        elif not include_deleted:
             query = query.where(RunRow.lifecycle == "active", ExperimentRow.lifecycle == "active")
         if experiments_:
             ids = [experiments.get_row(session, project_row, e).id for e in experiments_]

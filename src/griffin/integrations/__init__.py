@@ -1,0 +1,1 @@
+"""Compatibility APIs that let other tools' clients use Griffin unchanged."""
