@@ -38,10 +38,11 @@ def mount_mlflow(app: Starlette) -> None:
     # Importing the handler modules registers their routes.
     from griffin.integrations.mlflow import (  # noqa: F401
         artifacts,
+        experiments,
         logged_models,
         model_versions,
         registry,
-        tracking,
+        runs,
     )
 
     router = Router(routes=[*protocol.routes, Route("/{rest:path}", _not_found, methods=_METHODS)])
