@@ -26,6 +26,11 @@ Each comparison is ``<entity>.<key> <operator> <value>``:
 
 Limits: 8,000 characters, 50 comparisons, 1,000 values per ``IN`` list.
 
+The same grammar filters MLflow's other searches (experiments, registered models, model
+versions, logged models), each over its own fields (a :class:`Fields`): there an attribute may
+be written without a prefix (``name LIKE 'churn%'`` is ``attributes.name LIKE 'churn%'``), and
+for model versions and logged models a number may also be quoted (``version_number = '3'``).
+
 An **order_by** list holds up to 10 clauses ``<identifier> [ASC|DESC]`` (ascending by default),
 e.g. ``["metrics.acc DESC", "start_time"]``; the attributes ``start_time``/``created_at``,
 ``end_time``/``ended_at``, ``run_name``/``name`` and ``status`` may be written without a prefix.
@@ -37,8 +42,8 @@ position (a 0-based character offset).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Container, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 from griffin.errors import InvalidArgument
@@ -48,9 +53,11 @@ __all__ = [
     "MAX_FILTER_LENGTH",
     "MAX_IN_VALUES",
     "MAX_ORDER_BY",
+    "RUN_FIELDS",
     "RUN_STATUSES",
     "Comparison",
     "Entity",
+    "Fields",
     "OrderBy",
     "parse_filter",
     "parse_order_by",
@@ -88,6 +95,26 @@ class OrderBy:
     descending: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """What one kind of search may filter on (:data:`RUN_FIELDS` is run search's).
+
+    ``attributes`` maps each attribute name or alias, in lower case (names match in any case),
+    to the name comparisons carry; ``numeric`` lists those names compared as numbers;
+    ``choices`` those that hold one of a few values (upper case; matched in any case and
+    upper-cased, unless by LIKE/ILIKE). ``entities`` are the key-value entities allowed besides
+    attributes. With ``bare``, an identifier without a prefix (``name``) is an attribute; with
+    ``quoted_numbers``, a numeric field may also be compared with a quoted number (``'3'``).
+    """
+
+    attributes: Mapping[str, str]
+    numeric: frozenset[str] = frozenset()
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    entities: frozenset[Entity] = frozenset({"tag"})
+    bare: bool = False
+    quoted_numbers: bool = False
+
+
 _ENTITIES: dict[str, Entity] = {
     **dict.fromkeys(("params", "param"), "param"),
     **dict.fromkeys(("metrics", "metric"), "metric"),
@@ -108,7 +135,12 @@ _ATTRIBUTES: dict[str, str] = {
     "end_time": "ended_at",
     "ended_at": "ended_at",
 }
-_NUMERIC_ATTRIBUTES = frozenset({"created_at", "ended_at"})
+RUN_FIELDS = Fields(
+    attributes=_ATTRIBUTES,
+    numeric=frozenset({"created_at", "ended_at"}),
+    choices={"status": RUN_STATUSES},
+    entities=frozenset({"param", "metric", "tag"}),
+)
 _BARE_ORDER_BY = frozenset(
     {"start_time", "created_at", "end_time", "ended_at", "name", "run_name", "status"}
 )
@@ -191,8 +223,11 @@ class _Scanner:
         snippet = text[start : start + 30] + ("..." if len(text) > start + 30 else "")
         self.fail(f"unterminated string {snippet!r}: missing the closing {quote}", start)
 
-    def identifier(self, bare: frozenset[str] = frozenset()) -> tuple[Entity, str, str]:
-        """Read ``<entity>.<key>`` (or a bare attribute in ``bare``): entity, key, source text."""
+    def identifier(
+        self, fields: Fields, bare: Container[str] = frozenset()
+    ) -> tuple[Entity, str, str]:
+        """Read ``<entity>.<key>`` (or a bare attribute, if ``fields.bare`` or it is in
+        ``bare``): entity, key, source text."""
         self.skip_ws()
         start = self.pos
         word = self.take(_WORD)
@@ -200,11 +235,12 @@ class _Scanner:
             self.fail(f"expected an identifier such as 'metrics.acc', found {self.found()}")
         entity: Entity
         if self.text.startswith(".", self.pos):
-            if word.lower() not in _ENTITIES:
-                self.fail(
-                    f"unknown entity {word!r}; use params, metrics, tags or attributes", start
-                )
-            entity = _ENTITIES[word.lower()]
+            entity_or_none = _ENTITIES.get(word.lower())
+            if entity_or_none is None:
+                self.fail(f"unknown entity {word!r}; use {_entity_names(fields)}", start)
+            entity = entity_or_none
+            if entity != "attribute" and entity not in fields.entities:
+                self.fail(f"{word!r} cannot be searched here; use {_entity_names(fields)}", start)
             self.pos += 1
             key_start = self.pos
             if self.pos < len(self.text) and self.text[self.pos] in '`"':
@@ -216,19 +252,26 @@ class _Scanner:
                 key, self.pos = match.group(), match.end()
             if not key:
                 self.fail(f"empty key after {word + '.'!r}", start)
-        elif word.lower() in bare:
+        elif fields.bare or word.lower() in bare:
             entity, key, key_start = "attribute", word, start
         else:
-            hint = f"; did you mean 'attributes.{word}'?" if word.lower() in _ATTRIBUTES else ""
+            known = word.lower() in fields.attributes
+            hint = f"; did you mean 'attributes.{word}'?" if known else ""
             self.fail(
                 f"expected '<entity>.<key>' such as 'metrics.acc', found {word!r}{hint}", start
             )
         if entity == "attribute":
-            if key.lower() not in _ATTRIBUTES:
-                valid = ", ".join(sorted(_ATTRIBUTES))
+            if key.lower() not in fields.attributes:
+                valid = ", ".join(sorted(fields.attributes))
                 self.fail(f"unknown attribute {key!r}; valid attributes are: {valid}", key_start)
-            key = _ATTRIBUTES[key.lower()]
+            key = fields.attributes[key.lower()]
         return entity, key, self.text[start : self.pos]
+
+
+def _entity_names(fields: Fields) -> str:
+    """``params, metrics, tags or attributes``: the entities ``fields`` allows."""
+    names = [f"{e}s" for e in ("param", "metric", "tag") if e in fields.entities]
+    return ", ".join(names) + (" or " if names else "") + "attributes"
 
 
 def _string(s: _Scanner, ident: str) -> str:
@@ -242,12 +285,17 @@ def _string(s: _Scanner, ident: str) -> str:
     s.fail(f"expected a quoted string after the operator for {ident}, found {s.found()}")
 
 
-def _number(s: _Scanner, ident: str) -> float:
+def _number(s: _Scanner, ident: str, quoted: bool) -> float:
     s.skip_ws()
     start = s.pos
     if s.peek("'\""):
-        s.quoted()
+        text = s.quoted()
         source = s.text[start : s.pos]
+        if quoted:
+            try:
+                return float(text)
+            except ValueError:
+                s.fail(f"{ident} holds numbers, found {source!r}", start)
         s.fail(
             f"{ident} holds numbers, so compare it with an unquoted number, found {source!r}", start
         )
@@ -277,26 +325,27 @@ def _in_list(s: _Scanner, ident: str, op: str) -> tuple[str, ...]:
             s.fail(f"expected ',' or ')' in the list of values, found {s.found()}")
 
 
-def _status(s: _Scanner, value: str | tuple[str, ...], op: str, pos: int) -> str | tuple[str, ...]:
+def _choice(
+    s: _Scanner, key: str, choices: tuple[str, ...], value: str | tuple[str, ...], op: str, pos: int
+) -> str | tuple[str, ...]:
     values = (value,) if isinstance(value, str) else value
     upper = tuple(v.upper() for v in values)
     if op not in ("LIKE", "ILIKE"):
         for raw, norm in zip(values, upper, strict=True):
-            if norm not in RUN_STATUSES:
-                valid = ", ".join(RUN_STATUSES)
-                s.fail(f"unknown run status {raw!r}; valid statuses are: {valid}", pos)
+            if norm not in choices:
+                s.fail(f"unknown {key} {raw!r}; valid values are: {', '.join(choices)}", pos)
     return upper[0] if isinstance(value, str) else upper
 
 
-def _comparison(s: _Scanner) -> Comparison:
-    entity, key, ident = s.identifier()
+def _comparison(s: _Scanner, fields: Fields) -> Comparison:
+    entity, key, ident = s.identifier(fields)
     s.skip_ws()
     op_pos = s.pos
     raw_op = s.take(_SYMBOL_OP) or s.take(_WORD_OP)
     if raw_op is None:
         s.fail(f"expected a comparison operator after {ident!r}, found {s.found()}")
     op = " ".join(raw_op.upper().split())
-    numeric = entity == "metric" or (entity == "attribute" and key in _NUMERIC_ATTRIBUTES)
+    numeric = entity == "metric" or (entity == "attribute" and key in fields.numeric)
     allowed = _NUMERIC_OPS if numeric else _STRING_OPS
     if op not in allowed:
         s.fail(
@@ -306,18 +355,20 @@ def _comparison(s: _Scanner) -> Comparison:
     value_pos = s.pos
     value: str | float | tuple[str, ...]
     if numeric:
-        value = _number(s, ident)
+        value = _number(s, ident, fields.quoted_numbers)
     elif op in ("IN", "NOT IN"):
         value = _in_list(s, ident, op)
     else:
         value = _string(s, ident)
-    if entity == "attribute" and key == "status" and not isinstance(value, float):
-        value = _status(s, value, op, value_pos)
+    choices = fields.choices.get(key) if entity == "attribute" else None
+    if choices is not None and not isinstance(value, float):
+        value = _choice(s, key, choices, value, op, value_pos)
     return Comparison(entity, key, op, value)
 
 
-def parse_filter(text: str | None) -> tuple[Comparison, ...]:
-    """Parse a run-search filter; ``None`` or a blank string gives ``()`` (match every run).
+def parse_filter(text: str | None, *, fields: Fields = RUN_FIELDS) -> tuple[Comparison, ...]:
+    """Parse a filter over ``fields`` (run search's by default); ``None`` or a blank string
+    gives ``()`` (match everything).
 
     Raises:
         InvalidArgument: the filter is malformed or over a limit; the message names the
@@ -331,7 +382,7 @@ def parse_filter(text: str | None) -> tuple[Comparison, ...]:
             details={"field": "filter"},
         )
     s = _Scanner(text, "filter", "filter")
-    clauses = [_comparison(s)]
+    clauses = [_comparison(s, fields)]
     while not s.at_end():
         word_pos = s.pos
         word = s.take(_CONNECTIVE)
@@ -341,7 +392,7 @@ def parse_filter(text: str | None) -> tuple[Comparison, ...]:
             s.fail(f"{word!r} is not supported: only AND can join comparisons", word_pos)
         if len(clauses) == MAX_CLAUSES:
             s.fail(f"too many comparisons: at most {MAX_CLAUSES} are allowed", word_pos)
-        clauses.append(_comparison(s))
+        clauses.append(_comparison(s, fields))
     return tuple(clauses)
 
 
@@ -365,7 +416,7 @@ def parse_order_by(clauses: Sequence[str] | None) -> tuple[OrderBy, ...]:
     result: list[OrderBy] = []
     for index, clause in enumerate(clauses):
         s = _Scanner(clause, "order_by", f"order_by[{index}] {clause!r}")
-        entity, key, _ = s.identifier(bare=_BARE_ORDER_BY)
+        entity, key, _ = s.identifier(RUN_FIELDS, bare=_BARE_ORDER_BY)
         descending = False
         if not s.at_end():
             direction = s.take(_DIRECTION)

@@ -138,6 +138,9 @@ def test_versions_from_runs_sources_aliases_stages_and_search(
     found = mlflow_client.search_model_versions("name = 'clf' AND tags.checked = 'yes'")
     assert [v.version for v in found] == ["1"]
     assert mlflow_client.search_model_versions("name = 'other'") == []
+    # MLflow takes a version number quoted or not.
+    for version_filter in ("version_number = '2'", "name = 'clf' AND version_number > 1"):
+        assert [v.version for v in mlflow_client.search_model_versions(version_filter)] == ["2"]
 
     # The download URI is the run folder, through the artifact proxy.
     uri = mlflow_client.get_model_version_download_uri("clf", "1")

@@ -70,6 +70,12 @@ def test_search_experiments_filters_orders_and_pages(mlflow_client: Any) -> None
         filter_string="tags.kind = 'x'", order_by=["name DESC"]
     )
     assert [e.name for e in found] == ["gamma", "alpha"]
+    # Bare attributes, and "name" inside a value is only text.
+    found = mlflow_client.search_experiments(
+        filter_string="creation_time > 0 and NAME != 'x and name = beta' and last_update_time > 0",
+        order_by=["name"],
+    )
+    assert [e.name for e in found][-3:] == ["alpha", "beta", "gamma"]
     page = mlflow_client.search_experiments(max_results=2, order_by=["name"])
     assert len(page) == 2
     assert page.token

@@ -1,4 +1,4 @@
-"""Tests for the run-search filter and order_by parser."""
+"""Tests for the search filter and order_by parser: run search's fields and others'."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from griffin.domain.search import (
     MAX_IN_VALUES,
     Comparison,
     Entity,
+    Fields,
     OrderBy,
     parse_filter,
     parse_order_by,
@@ -287,6 +288,76 @@ def test_long_tokens_are_truncated_in_messages() -> None:
     message = _filter_error("metrics.a > 1 " + "y" * 500)
     assert "y" * 40 + "..." in message
     assert "y" * 41 not in message
+
+
+# --- other searches' fields (MLflow's registry, logged models, experiments) ---------------
+
+_VERSIONS = Fields(
+    attributes={"name": "name", "version_number": "version", "run_id": "run_id"},
+    numeric=frozenset({"version"}),
+    bare=True,
+    quoted_numbers=True,
+)
+_MODELS = Fields(
+    attributes={"name": "name", "status": "status"},
+    choices={"status": ("READY", "FAILED")},
+    entities=frozenset({"tag", "param"}),
+)
+
+
+def test_bare_attributes_and_prefixed_ones_are_the_same() -> None:
+    expected = (
+        Comparison("attribute", "name", "LIKE", "churn%"),
+        Comparison("attribute", "version", ">=", 2.0),
+        Comparison("tag", "mlflow.prompt.is_prompt", "!=", "true"),
+    )
+    bare = "name LIKE 'churn%' AND VERSION_NUMBER >= 2 AND tags.`mlflow.prompt.is_prompt` != 'true'"
+    prefixed = "attributes.name LIKE 'churn%' AND attr.version_number >= 2 AND "
+    prefixed += "tag.`mlflow.prompt.is_prompt` != 'true'"
+    assert parse_filter(bare, fields=_VERSIONS) == expected
+    assert parse_filter(prefixed, fields=_VERSIONS) == expected
+
+
+def test_a_bare_word_is_an_attribute_only_where_fields_say_so() -> None:
+    assert "did you mean 'attributes.name'?" in _filter_error("name = 'x'")
+    with pytest.raises(InvalidArgument, match="position 0: unknown attribute 'colour'"):
+        parse_filter("colour = 'x'", fields=_VERSIONS)
+
+
+@pytest.mark.parametrize("value", ["'3'", '"3"', "3", "3.0"])
+def test_quoted_numbers_where_fields_allow_them(value: str) -> None:
+    expected = (Comparison("attribute", "version", "=", 3.0),)
+    assert parse_filter(f"version_number = {value}", fields=_VERSIONS) == expected
+
+
+def test_a_quoted_number_must_be_a_number() -> None:
+    with pytest.raises(InvalidArgument, match=r"position 17: version_number holds numbers"):
+        parse_filter("version_number = 'three'", fields=_VERSIONS)
+
+
+def test_fields_limit_the_entities() -> None:
+    with pytest.raises(InvalidArgument, match="'params' cannot be searched here; use tags or"):
+        parse_filter("params.a = 'b'", fields=_VERSIONS)
+    with pytest.raises(InvalidArgument, match="'metric' cannot be searched here; use params, tags"):
+        parse_filter("metric.a > 1", fields=_MODELS)
+    with pytest.raises(InvalidArgument, match="unknown entity 'x'; use params, tags or attributes"):
+        parse_filter("x.a = 'b'", fields=_MODELS)
+    assert parse_filter("params.a = 'b'", fields=_MODELS) == (Comparison("param", "a", "=", "b"),)
+
+
+def test_choices_are_checked_and_upper_cased() -> None:
+    assert parse_filter("attributes.status IN ('ready', 'Failed')", fields=_MODELS) == (
+        Comparison("attribute", "status", "IN", ("READY", "FAILED")),
+    )
+    with pytest.raises(InvalidArgument, match="unknown status 'DONE'; valid values are: READY"):
+        parse_filter("attributes.status = 'DONE'", fields=_MODELS)
+    # Run statuses are not these fields' choices, nor are their attributes.
+    with pytest.raises(InvalidArgument, match="unknown attribute 'run_id'"):
+        parse_filter("attributes.run_id = 'x'", fields=_MODELS)
+
+
+def test_the_run_grammar_stays_strict_about_quoted_numbers() -> None:
+    assert "unquoted number" in _filter_error("attributes.start_time > '5'")
 
 
 # --- order_by ---------------------------------------------------------------------------------

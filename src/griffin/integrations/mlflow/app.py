@@ -41,6 +41,7 @@ def mount_mlflow(app: Starlette) -> None:
         experiments,
         logged_models,
         model_versions,
+        multipart,
         registry,
         runs,
     )

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from griffin.domain.search import parse_filter
+from griffin.domain.search import Comparison, Fields, parse_filter
 from griffin.domain.tracking import Experiment
 from griffin.errors import InvalidArgument, NotFound
 from griffin.integrations.mlflow import checks, entities
@@ -78,28 +78,31 @@ def get_experiment_by_name(call: Call) -> dict[str, Any]:
     return {"experiment": entities.experiment_json(found, _project_id(call))}
 
 
-# Experiment filters may name attributes without a prefix: ``name LIKE 'a%'``.
-_BARE_ATTRIBUTE = re.compile(
-    r"(^\s*|\band\s+)(name|creation_time|last_update_time)\b", re.IGNORECASE
+# MLflow's experiment attributes, which may be named without a prefix: ``name LIKE 'a%'``; the
+# run-style aliases were accepted when these filters were parsed as run filters, and still are.
+_SEARCH_FIELDS = Fields(
+    attributes={
+        **{name: name for name in ("name", "creation_time", "last_update_time")},
+        "run_name": "name",
+        "start_time": "creation_time",
+        "created_at": "creation_time",
+    },
+    numeric=frozenset({"creation_time", "last_update_time"}),
+    bare=True,
 )
 
 
-def _experiment_matches(experiment: Experiment, comparisons: tuple[Any, ...]) -> bool:
+def _experiment_matches(experiment: Experiment, comparisons: tuple[Comparison, ...]) -> bool:
     for c in comparisons:
+        actual: Any
         if c.entity == "tag":
-            actual: Any = experiment.tags.get(c.key)
-        elif c.key in {"name", "run_name"}:
+            actual = experiment.tags.get(c.key)
+        elif c.key == "name":
             actual = experiment.name
-        elif c.key in {"creation_time", "start_time", "created_at"}:
+        elif c.key == "creation_time":
             actual = int(experiment.created_at.timestamp() * 1000)
-        elif c.key == "last_update_time":
+        else:  # last_update_time
             actual = int(experiment.updated_at.timestamp() * 1000)
-        else:
-            raise InvalidArgument(
-                f"Invalid attribute key '{c.key}' specified. Valid keys are "
-                "'{'name', 'creation_time', 'last_update_time'}'",
-                details={"field": "filter"},
-            )
         if actual is None or not _compare(actual, c.op, c.value):
             return False
     return True
@@ -136,9 +139,7 @@ def search_experiments(call: Call) -> dict[str, Any]:
             details={"field": "max_results"},
         )
     view = checks.view_type(call)
-    comparisons = parse_filter(
-        _BARE_ATTRIBUTE.sub(r"\1attributes.\2", call.params.text("filter") or "")
-    )
+    comparisons = parse_filter(call.params.text("filter"), fields=_SEARCH_FIELDS)
     # A project holds few experiments: they are read in one query and filtered here.
     found: list[Experiment] = []
     cursor: str | None = None

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from griffin.domain.accounts import Role
+from griffin.domain.search import Comparison, Fields, parse_filter
 from griffin.domain.tracking import RunStatus
 from griffin.domain.validation import MAX_NAME_LENGTH, check_params, check_tags
 from griffin.errors import InvalidArgument, NotFound
@@ -62,6 +63,13 @@ _FILTER_ATTRIBUTES = {
     "last_updated_timestamp": "last_updated_timestamp",
 }
 _TIMES = frozenset({"creation_timestamp", "last_updated_timestamp"})
+_SEARCH_FIELDS = Fields(
+    attributes=_FILTER_ATTRIBUTES,
+    numeric=_TIMES,
+    entities=frozenset({"tag", "param", "metric"}),
+    bare=True,
+    quoted_numbers=True,
+)
 _COLUMNS: dict[str, Any] = {
     "name": LoggedModelRow.name,
     "model_id": LoggedModelRow.id,
@@ -261,17 +269,16 @@ def _status(name: str) -> str:
     return str(_STATUSES.get(name.upper(), name))
 
 
-def _where(clause: filters.Clause) -> Any:
-    if clause.kind == "metric":
+def _where(clause: Comparison) -> Any:
+    if clause.entity == "metric":
         raise InvalidArgument(
             "Griffin does not link metrics to logged models: filter on the run's metrics with "
             "search_runs instead",
             details={"field": "filter"},
         )
-    if clause.kind in ("tag", "param"):
-        column = LoggedModelRow.tags if clause.kind == "tag" else LoggedModelRow.params
-        text = filters.json_text(column, clause.key)
-        return filters.condition(text, clause.op, clause.value, nullable=True)
+    if clause.entity in ("tag", "param"):
+        column = LoggedModelRow.tags if clause.entity == "tag" else LoggedModelRow.params
+        return filters.key_condition(column, clause)
     value: object = clause.value
     if clause.key in _TIMES:
         value = filters.timestamp(value)
@@ -295,12 +302,7 @@ def _order(items: list[Mapping[str, Any]]) -> list[Any]:
 def search_logged_models(call: Call) -> Mapping[str, Any]:
     call.principal.require(Role.VIEWER, call.project)
     p = call.params
-    clauses = filters.parse(
-        p.text("filter"),
-        attributes=_FILTER_ATTRIBUTES,
-        numeric=_TIMES,
-        kinds=frozenset({"tag", "param", "metric"}),
-    )
+    clauses = parse_filter(p.text("filter"), fields=_SEARCH_FIELDS)
     where = [_where(c) for c in clauses]
     order = _order(list(p.objects("order_by")))
     limit = filters.max_results(p.integer("max_results"), 100, MAX_SEARCH_RESULTS)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from griffin.artifacts.paths import clean_relative_path
 from griffin.domain.accounts import Role
 from griffin.domain.registry import Lineage, ModelVersion
+from griffin.domain.search import Comparison, Fields, parse_filter
 from griffin.domain.validation import MAX_BATCH_PARAMS
 from griffin.errors import InvalidArgument, NotFound
 from griffin.integrations.mlflow import filters
@@ -52,12 +53,12 @@ log = logging.getLogger(__name__)
 MAX_MLMODEL_BYTES = 1 << 20
 MAX_SEARCH_VERSIONS = 200_000
 
-_SEARCH_ATTRIBUTES = {
-    "name": "name",
-    "run_id": "run_id",
-    "source_path": "source_path",
-    "version_number": "version_number",
-}
+_SEARCH_FIELDS = Fields(
+    attributes={name: name for name in ("name", "run_id", "source_path", "version_number")},
+    numeric=frozenset({"version_number"}),
+    bare=True,
+    quoted_numbers=True,
+)
 _VERSION_COLUMNS: dict[str, Any] = {
     "name": RegisteredModelRow.name,
     "version_number": ModelVersionRow.version,
@@ -273,10 +274,9 @@ def transition_model_version_stage(call: Call) -> Mapping[str, Any]:
     return {"model_version": version_json(version)}
 
 
-def _where(clause: filters.Clause) -> Any:
-    if clause.kind == "tag":
-        text = filters.json_text(ModelVersionRow.tags, clause.key)
-        return filters.condition(text, clause.op, clause.value, nullable=True)
+def _where(clause: Comparison) -> Any:
+    if clause.entity == "tag":
+        return filters.key_condition(ModelVersionRow.tags, clause)
     column: Any = {
         "name": RegisteredModelRow.name,
         "version_number": ModelVersionRow.version,
@@ -293,9 +293,7 @@ def _where(clause: filters.Clause) -> Any:
 def search_model_versions(call: Call) -> Mapping[str, Any]:
     call.principal.require(Role.VIEWER, call.project)
     p = call.params
-    clauses = filters.parse(
-        p.text("filter"), attributes=_SEARCH_ATTRIBUTES, numeric=frozenset({"version_number"})
-    )
+    clauses = parse_filter(p.text("filter"), fields=_SEARCH_FIELDS)
     order = filters.order_by(p.strings("order_by"), _VERSION_COLUMNS)
     # MLflow's default order: newest first, then by name and version.
     order += [ModelVersionRow.created_at.desc(), RegisteredModelRow.name, ModelVersionRow.version]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from griffin.domain.accounts import Role
 from griffin.domain.registry import LATEST, ModelVersion, RegisteredModel
+from griffin.domain.search import Comparison, Fields, parse_filter
 from griffin.errors import InvalidArgument, NotFound
 from griffin.integrations.mlflow import filters
 from griffin.integrations.mlflow.entities import key_values
@@ -229,10 +230,12 @@ def delete_registered_model_tag(call: Call) -> Mapping[str, Any]:
     return {}
 
 
-def _where(clause: filters.Clause) -> Any:
-    if clause.kind == "tag":
-        text = filters.json_text(RegisteredModelRow.tags, clause.key)
-        return filters.condition(text, clause.op, clause.value, nullable=True)
+_MODEL_FIELDS = Fields(attributes={"name": "name"}, bare=True)
+
+
+def _where(clause: Comparison) -> Any:
+    if clause.entity == "tag":
+        return filters.key_condition(RegisteredModelRow.tags, clause)
     return filters.condition(RegisteredModelRow.name, clause.op, clause.value)
 
 
@@ -240,7 +243,7 @@ def _where(clause: filters.Clause) -> Any:
 def search_registered_models(call: Call) -> Mapping[str, Any]:
     call.principal.require(Role.VIEWER, call.project)
     p = call.params
-    clauses = filters.parse(p.text("filter"), attributes={"name": "name"})
+    clauses = parse_filter(p.text("filter"), fields=_MODEL_FIELDS)
     order = filters.order_by(p.strings("order_by"), _MODEL_COLUMNS)
     limit = filters.max_results(p.integer("max_results"), 100, MAX_SEARCH_MODELS)
     start = filters.offset(p.text("page_token"))
