@@ -37,6 +37,8 @@ class Sizes:
     mlflow_creates: int = 100
     mlflow_search_reps: int = 30
     mlflow_all_reps: int = 3
+    mlflow_alias_calls: int = 200  # get_model_version_by_alias, one after another
+    mlflow_uri_calls: int = 30  # models:/name@alias resolved from scratch
     budget_s: float = 60.0  # cap on any one timed loop
     workers2: bool = True
 
@@ -54,6 +56,8 @@ QUICK = Sizes(
     mlflow_creates=10,
     mlflow_search_reps=5,
     mlflow_all_reps=1,
+    mlflow_alias_calls=30,
+    mlflow_uri_calls=5,
     budget_s=20.0,
     workers2=False,
 )
@@ -112,4 +116,6 @@ class BackendResult:
     griffin: dict[str, Measure] = field(default_factory=dict)
     griffin_2_workers: dict[str, Measure] = field(default_factory=dict)
     mlflow: dict[str, Measure] | None = None
+    # The same MLflow client workload (``_mlflow_worker.py bench``) pointed at Griffin's server.
+    mlflow_client_griffin: dict[str, Measure] | None = None
     notes: list[str] = field(default_factory=list)

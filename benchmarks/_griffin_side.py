@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import SEED, BackendResult, Sizes, latency, say
+from _common import SEED, BackendResult, BenchError, Sizes, latency, say
 from _measure import (
     Rest,
     griffin_concurrency_suite,
@@ -16,6 +16,7 @@ from _measure import (
     now_ms,
     time_calls,
 )
+from _mlflow_client import run_mlflow_client
 from _servers import griffin_env, griffin_server
 from _workload import SEARCH_EXPERIMENT, seed_runs
 
@@ -163,8 +164,11 @@ def run_griffin(
     sdk: Any,
     seed_method: str,
     res: BackendResult,
+    *,
+    mlflow_client: bool = False,
 ) -> None:
-    """Seed, then measure with 1 worker (and 2), filling ``res`` as figures come in."""
+    """Seed, then measure with 1 worker (and 2), filling ``res`` as figures come in; with
+    ``mlflow_client``, also MLflow's client against the 1-worker server (``_mlflow_client``)."""
     from griffin.config import load_settings
 
     home = workdir / f"griffin-{backend}"
@@ -192,6 +196,12 @@ def run_griffin(
         griffin_rest_suite(url, sizes, sizes.search_runs, res.griffin)
         if sdk is not None:
             griffin_sdk_suite(sdk, url, sizes, sizes.search_runs, settings, res.griffin)
+        if mlflow_client:
+            tag = f"mlflow client -> griffin/{backend}"
+            try:
+                res.mlflow_client_griffin = run_mlflow_client(url, home, sizes, tag, res.notes)
+            except BenchError as exc:
+                res.notes.append(f"{tag}: FAILED: {exc}")
         if sizes.workers2:
             griffin_concurrency_suite(url, sizes, res.griffin)
     if sizes.workers2:

@@ -1,7 +1,8 @@
 """The MLflow side of a backend: ``_mlflow_worker.py`` in MLflow's venv, against ``mlflow server``.
 
 MLflow is never imported here: the worker seeds MLflow's store and runs the workload, and prints
-its figures as JSON, which ``run_mlflow`` turns into ``Measure`` objects.
+its figures as JSON, which ``run_mlflow`` turns into ``Measure`` objects. ``bench_argv`` and
+``to_measures`` are shared with ``_mlflow_client.py``, which points the same worker at Griffin.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import HERE, MLFLOW_VENV, SEED, BackendResult, BenchError, Measure, Sizes, rate, say
+from _registry_load import ALIAS, ALIAS_VERSION, MODEL, VERSIONS
 from _servers import Proc, mlflow_env, mlflow_server
 
 MLFLOW_INSTALL = (
@@ -51,7 +53,11 @@ def run_mlflow(
     sizes: Sizes,
     workers: int | None,
     res: BackendResult,
+    *,
+    alias: bool = False,
 ) -> None:
+    """Seed MLflow's store, start ``mlflow server`` and run the worker's workload against it
+    (with alias resolution when ``alias``)."""
     home = workdir / f"mlflow-{backend}"
     home.mkdir(parents=True, exist_ok=True)
     artifacts = str(home / "artifacts")
@@ -80,45 +86,85 @@ def run_mlflow(
         say(
             f"  MLflow workload: log_metric x{sizes.mlflow_single}, log_batch "
             f"{sizes.mlflow_batches} x {sizes.batch_size}, create_run x{sizes.mlflow_creates}, "
-            "search"
+            "search" + (", alias resolution" if alias else "")
         )
-        raw = mlflow_worker(
-            [
-                "bench",
-                "--tracking-uri",
-                url,
-                "--single",
-                str(sizes.mlflow_single),
-                "--batches",
-                str(sizes.mlflow_batches),
-                "--batch-size",
-                str(sizes.batch_size),
-                "--creates",
-                str(sizes.mlflow_creates),
-                "--search-experiment-id",
-                str(seeded["experiment_id"]),
-                "--search-reps",
-                str(sizes.mlflow_search_reps),
-                "--all-reps",
-                str(sizes.mlflow_all_reps),
-                "--seed-runs",
-                str(sizes.search_runs),
-                "--seed",
-                str(SEED),
-                "--budget-s",
-                str(sizes.budget_s),
-            ],
-            home,
-            home / "bench.log",
-            sizes.budget_s * 8 + 120,
-        )
+        argv = bench_argv(url, sizes, ["--search-experiment-id", str(seeded["experiment_id"])])
+        if alias:
+            argv += alias_argv(sizes, seed_versions=VERSIONS)
+        raw = mlflow_worker(argv, home, home / "bench.log", worker_timeout(sizes))
+    res.mlflow = to_measures(raw, f"mlflow/{backend}", res.notes)
+
+
+def bench_argv(url: str, sizes: Sizes, search: list[str]) -> list[str]:
+    """``_mlflow_worker.py bench`` with the tracking workload, whatever server ``url`` is."""
+    return [
+        "bench",
+        "--tracking-uri",
+        url,
+        "--single",
+        str(sizes.mlflow_single),
+        "--batches",
+        str(sizes.mlflow_batches),
+        "--batch-size",
+        str(sizes.batch_size),
+        "--creates",
+        str(sizes.mlflow_creates),
+        *search,
+        "--search-reps",
+        str(sizes.mlflow_search_reps),
+        "--all-reps",
+        str(sizes.mlflow_all_reps),
+        "--seed-runs",
+        str(sizes.search_runs),
+        "--seed",
+        str(SEED),
+        "--budget-s",
+        str(sizes.budget_s),
+    ]
+
+
+def alias_argv(sizes: Sizes, *, seed_versions: int = 0) -> list[str]:
+    """The alias part: ``MODEL@ALIAS`` must be on ``ALIAS_VERSION`` (the worker seeds it with
+    ``seed_versions`` versions through the client when that is not 0)."""
+    argv = [
+        "--alias-model",
+        MODEL,
+        "--alias",
+        ALIAS,
+        "--alias-version",
+        str(ALIAS_VERSION),
+        "--alias-calls",
+        str(sizes.mlflow_alias_calls),
+        "--uri-calls",
+        str(sizes.mlflow_uri_calls),
+        "--http-floor",
+    ]
+    if seed_versions:
+        argv += ["--alias-seed-versions", str(seed_versions)]
+    return argv
+
+
+def worker_timeout(sizes: Sizes) -> float:
+    """Every timed loop of the worker stops after ``budget_s``; its start and checks are quick."""
+    return sizes.budget_s * 12 + 120
+
+
+def to_measures(raw: dict[str, Any], tag: str, notes: list[str]) -> dict[str, Measure]:
+    """The worker's JSON as ``Measure`` objects; failed checks and steps become notes."""
     out: dict[str, Measure] = {}
     for key in ("log_metric", "log_batch", "create_run"):
-        out[key] = rate(raw[key]["n"], raw[key]["seconds"])
-    for key in ("search", "search_all"):
+        if key in raw:
+            out[key] = rate(raw[key]["n"], raw[key]["seconds"])
+    timed = ("search", "search_http", "search_all", "search_all_http", "alias", "alias_http")
+    for key in (*timed, "models_uri"):
         if key in raw:
             s = raw[key]
             out[key] = Measure(s["p50_ms"], "ms", s["n"], p95=s["p95_ms"])
-    if raw.get("search_check", "ok") != "ok":
-        res.notes.append(f"mlflow/{backend}: search result check: {raw['search_check']}")
-    res.mlflow = out
+    if "models_uri" in out and raw.get("uri_target"):
+        out["models_uri"].detail = f"models:/ resolves to {raw['uri_target']}"
+    for key, verdict in (raw.get("checks") or {}).items():
+        if verdict != "ok":
+            notes.append(f"{tag}: {key} check FAILED: {verdict}")
+    for key, error in (raw.get("errors") or {}).items():
+        notes.append(f"{tag}: {key} FAILED: {error}")
+    return out

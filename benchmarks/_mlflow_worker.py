@@ -5,7 +5,11 @@ prints one JSON object as its last line of output. Subcommands:
 
 * ``info``: MLflow's version and whether psycopg2 (PostgreSQL) is importable;
 * ``seed``: create the search corpus directly in MLflow's SQL store, in-process;
-* ``bench``: the timed workload against a running ``mlflow server``.
+* ``bench``: the timed workload, with MLflow's own ``MlflowClient``, against whatever server
+  ``--tracking-uri`` names: a running ``mlflow server``, or Griffin's server (which serves
+  MLflow's REST API), so that the very same client code is timed against both. With
+  ``--alias-model`` it also times alias resolution (``get_model_version_by_alias`` and
+  ``models:/name@alias``), seeding the model first when ``--alias-seed-versions`` is given.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _workload import (
+    BATCH_KEYS,
     SEARCH_EXPERIMENT,
     SEARCH_FILTER,
     SEARCH_ORDER,
@@ -54,6 +60,7 @@ def _seed(store_uri: str, artifact_root: str, n: int, seed: int) -> dict[str, An
         SqlMetric,
         SqlParam,
         SqlRun,
+        SqlTag,
     )
     from mlflow.store.tracking.sqlalchemy_store import (  # type: ignore[import-not-found, unused-ignore]
         SqlAlchemyStore,
@@ -61,7 +68,8 @@ def _seed(store_uri: str, artifact_root: str, n: int, seed: int) -> dict[str, An
     from sqlalchemy import insert, text  # type: ignore[import-not-found, unused-ignore]
 
     started = time.perf_counter()
-    store = SqlAlchemyStore(store_uri, artifact_root)
+    # Any: MLflow's store is untyped (mypy sees it where mlflow-skinny is in Griffin's venv).
+    store: Any = SqlAlchemyStore(store_uri, artifact_root)  # type: ignore[no-untyped-call, unused-ignore]
     migrated = time.perf_counter()
     experiment_id = store.create_experiment(SEARCH_EXPERIMENT)
     runs = seed_runs(n, seed)
@@ -103,11 +111,23 @@ def _seed(store_uri: str, artifact_root: str, n: int, seed: int) -> dict[str, An
                 {"run_uuid": run_id, "key": "loss", "value": r.loss, "timestamp": now, "step": 0},
             )
         ]
+        # The tags every run carries: MLflow's create_run writes mlflow.runName, its fluent
+        # start_run mlflow.user; Griffin answers with both (from its columns), so both answers
+        # hold the same fields.
+        tags = [
+            row
+            for run_id, r in zip(ids, chunk, strict=True)
+            for row in (
+                {"run_uuid": run_id, "key": "mlflow.runName", "value": f"seed-{r.index}"},
+                {"run_uuid": run_id, "key": "mlflow.user", "value": "bench"},
+            )
+        ]
         for row in metrics:
             row["is_nan"] = False
         with store.ManagedSessionMaker() as session:
             session.execute(insert(SqlRun), run_rows)
             session.execute(insert(SqlParam), params)
+            session.execute(insert(SqlTag), tags)
             session.execute(insert(SqlMetric), metrics)
             session.execute(insert(SqlLatestMetric), metrics)
     method = "bulk INSERTs through MLflow's SqlAlchemyStore ORM models, in-process"
@@ -126,8 +146,13 @@ def _seed(store_uri: str, artifact_root: str, n: int, seed: int) -> dict[str, An
     }
 
 
-def _latencies(call: Callable[[], object], reps: int, budget_s: float) -> list[float]:
-    """Seconds per call: ``reps`` calls, or fewer when ``budget_s`` runs out (at least one)."""
+def _latencies(
+    call: Callable[[], object], reps: int, budget_s: float, warmup: int = 0
+) -> list[float]:
+    """Seconds per call: ``reps`` calls, or fewer when ``budget_s`` runs out (at least one),
+    after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        call()
     out: list[float] = []
     deadline = time.perf_counter() + budget_s
     for _ in range(reps):
@@ -145,12 +170,36 @@ def _stats(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": statistics.median(ordered) * 1000, "p95_ms": p95 * 1000, "n": len(samples)}
 
 
+def _optional(out: dict[str, Any], key: str, step: Callable[[], None]) -> None:
+    """A step whose failure is reported, not fatal: the other figures still come back."""
+    try:
+        step()
+    except Exception as exc:
+        traceback.print_exc()
+        out.setdefault("errors", {})[key] = f"{type(exc).__name__}: {str(exc)[:400]}"
+
+
 def _bench(args: argparse.Namespace) -> dict[str, Any]:
-    from mlflow.entities import Metric  # type: ignore[import-not-found, unused-ignore]
+    import mlflow  # type: ignore[import-not-found, unused-ignore]
     from mlflow.tracking import MlflowClient  # type: ignore[import-not-found, unused-ignore]
 
-    client = MlflowClient(tracking_uri=args.tracking_uri)
-    out: dict[str, Any] = {}
+    # Both registries too: models:/ URIs and the alias calls go to the same server.
+    mlflow.set_tracking_uri(args.tracking_uri)
+    mlflow.set_registry_uri(args.tracking_uri)
+    client = MlflowClient(tracking_uri=args.tracking_uri, registry_uri=args.tracking_uri)
+    out: dict[str, Any] = {"version": mlflow.__version__, "checks": {}}
+    if not args.skip_tracking:
+        _tracking(client, args, out)
+    if args.alias_model:
+        _optional(out, "alias", lambda: _alias(client, args, out))
+    return out
+
+
+def _tracking(client: Any, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """log_metric, log_batch, create_run and the searches: the tracking figures."""
+    from mlflow.entities import Metric  # type: ignore[import-not-found, unused-ignore]
+
+    checks: dict[str, str] = out["checks"]
     experiment_id = client.create_experiment(f"throughput-{uuid.uuid4().hex[:8]}")
 
     # 1. log_metric, one blocking request per point.
@@ -164,6 +213,8 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
         if time.perf_counter() > deadline:
             break
     out["log_metric"] = {"n": done, "seconds": time.perf_counter() - t0}
+    stored = len(client.get_metric_history(run_id, "loss"))
+    checks["log_metric"] = "ok" if stored == done else f"{done} logged, {stored} stored"
 
     # 2. log_batch, 1,000 points per request.
     run_id = client.create_run(experiment_id).info.run_id
@@ -178,6 +229,8 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
         if time.perf_counter() > deadline:
             break
     out["log_batch"] = {"n": points, "seconds": time.perf_counter() - t0}
+    stored = len(client.get_metric_history(run_id, "m0")) * len(BATCH_KEYS)
+    checks["log_batch"] = "ok" if stored == points else f"{points} logged, {stored} stored"
 
     # 3. create_run.
     deadline = time.perf_counter() + args.budget_s
@@ -190,15 +243,20 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
             break
     out["create_run"] = {"n": created, "seconds": time.perf_counter() - t0}
 
-    # 4. search over the seeded corpus.
-    if args.search_experiment_id:
-        ids = [args.search_experiment_id]
+    # 4. search over the seeded corpus, named by id or (on Griffin, whose ids the benchmark does
+    # not choose) by name.
+    search_id = args.search_experiment_id
+    if not search_id and args.search_experiment_name:
+        search_id = client.get_experiment_by_name(args.search_experiment_name).experiment_id
+    if search_id:
+        ids = [search_id]
         found = client.search_runs(
             ids, SEARCH_FILTER, order_by=SEARCH_ORDER, max_results=args.search_limit
         )
         want = [f"seed-{i}" for i in expected_top(seed_runs(args.seed_runs, args.seed), 100)]
         got = [r.info.run_name for r in found]
         out["search_check"] = "ok" if got == want else f"mismatch: {len(got)} runs returned"
+        checks["search"] = out["search_check"]
         samples = _latencies(
             lambda: client.search_runs(
                 ids, SEARCH_FILTER, order_by=SEARCH_ORDER, max_results=args.search_limit
@@ -214,7 +272,112 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
             args.budget_s,
         )
         out["search_all"] = {**_stats(samples), "runs": count[-1] if count else 0}
-    return out
+        runs = count[-1] if count else 0
+        checks["search_all"] = (
+            "ok" if runs == args.seed_runs else f"{runs} runs returned, {args.seed_runs} seeded"
+        )
+        if args.http_floor:
+            top = {
+                "experiment_ids": ids,
+                "filter": SEARCH_FILTER,
+                "order_by": SEARCH_ORDER,
+                "max_results": args.search_limit,
+            }
+            every = {"experiment_ids": ids, "max_results": args.seed_runs}
+            _optional(
+                out,
+                "search_http",
+                lambda: _search_http(args, "search_http", top, args.search_reps, out),
+            )
+            _optional(
+                out,
+                "search_all_http",
+                lambda: _search_http(args, "search_all_http", every, args.all_reps, out),
+            )
+
+
+def _search_http(
+    args: argparse.Namespace, key: str, body: dict[str, Any], reps: int, out: dict[str, Any]
+) -> None:
+    """A request ``search_runs`` sends, posted with ``requests`` and its answer only
+    JSON-decoded: the server and the transfer without the client's conversion of the answer
+    into ``Run`` objects (the difference to the client's figure is the client's own share)."""
+    import requests  # type: ignore[import-untyped, unused-ignore]
+
+    url = args.tracking_uri.rstrip("/") + "/api/2.0/mlflow/runs/search"
+    session = requests.Session()
+
+    def call() -> None:
+        response = session.post(url, json=body, timeout=300)
+        response.raise_for_status()
+        response.json()
+
+    try:
+        out[key] = _stats(_latencies(call, reps, args.budget_s))
+    finally:
+        session.close()
+
+
+def _alias_http(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """The GET ``get_model_version_by_alias`` sends, with ``requests`` on a kept-alive session:
+    ``alias`` minus this is the client's own share of a call."""
+    import requests  # type: ignore[import-untyped, unused-ignore]
+
+    url = args.tracking_uri.rstrip("/") + "/api/2.0/mlflow/registered-models/alias"
+    params = {"name": args.alias_model, "alias": args.alias}
+    session = requests.Session()
+
+    def call() -> None:
+        response = session.get(url, params=params, timeout=60)
+        response.raise_for_status()
+        response.json()
+
+    try:
+        out["alias_http"] = _stats(_latencies(call, args.alias_calls, args.budget_s, warmup=5))
+    finally:
+        session.close()
+
+
+def _alias(client: Any, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """``get_model_version_by_alias`` on one client, and ``models:/name@alias`` resolved from
+    scratch as ``mlflow.<flavor>.load_model`` does before it downloads anything."""
+    from mlflow.store.artifact.models_artifact_repo import (  # type: ignore[import-not-found, unused-ignore]
+        ModelsArtifactRepository,
+    )
+
+    name, alias = args.alias_model, args.alias
+    if args.alias_seed_versions:
+        t0 = time.perf_counter()
+        experiment_id = client.create_experiment(f"alias-{uuid.uuid4().hex[:8]}")
+        run_id = client.create_run(experiment_id).info.run_id
+        client.create_registered_model(name)
+        for _ in range(args.alias_seed_versions):
+            client.create_model_version(name, f"runs:/{run_id}/model", run_id)
+        client.set_registered_model_alias(name, alias, str(args.alias_version))
+        out["alias_seed_s"] = time.perf_counter() - t0
+    found = client.get_model_version_by_alias(name, alias)
+    if str(found.version) != str(args.alias_version):
+        raise RuntimeError(f"{name}@{alias} is version {found.version}, not {args.alias_version}")
+    out["checks"]["alias"] = "ok"
+    samples = _latencies(
+        lambda: client.get_model_version_by_alias(name, alias),
+        args.alias_calls,
+        args.budget_s,
+        warmup=5,
+    )
+    out["alias"] = {**_stats(samples), "seconds": sum(samples)}
+    if args.http_floor:
+        _optional(out, "alias_http", lambda: _alias_http(args, out))
+
+    uri = f"models:/{name}@{alias}"
+    repository: Any = ModelsArtifactRepository  # untyped
+
+    def resolve_uri() -> None:
+        out["uri_target"] = repository.get_underlying_uri(uri)
+        samples = _latencies(lambda: repository(uri), args.uri_calls, args.budget_s, warmup=2)
+        out["models_uri"] = _stats(samples)
+
+    _optional(out, "models_uri", resolve_uri)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,6 +401,17 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--all-reps", type=int, default=3)
     bench.add_argument("--seed-runs", type=int, default=10_000)
     bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--search-experiment-name", default="", help="when no id is given")
+    bench.add_argument("--skip-tracking", action="store_true", help="only the alias part")
+    bench.add_argument("--http-floor", action="store_true", help="also time search_all raw")
+    bench.add_argument("--alias-model", default="", help="time alias resolution on this model")
+    bench.add_argument("--alias", default="champion")
+    bench.add_argument("--alias-version", type=int, default=7)
+    bench.add_argument(
+        "--alias-seed-versions", type=int, default=0, help="create the model with N versions"
+    )
+    bench.add_argument("--alias-calls", type=int, default=200)
+    bench.add_argument("--uri-calls", type=int, default=30)
     bench.add_argument("--budget-s", type=float, default=60.0, help="time cap per measurement")
     args = parser.parse_args(argv)
     if args.command == "info":

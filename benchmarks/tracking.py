@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """Tracking benchmark: a real Griffin server against a real MLflow server, SQLite and PostgreSQL.
 
-    .venv/bin/python benchmarks/tracking.py                   # everything (~10 min)
-    .venv/bin/python benchmarks/tracking.py --quick --no-mlflow  # smoke run (< 1 min)
+    .venv/bin/python benchmarks/tracking.py                   # everything (~8 min when idle)
+    .venv/bin/python benchmarks/tracking.py --quick           # smoke run with MLflow (< 2 min)
+    .venv/bin/python benchmarks/tracking.py --quick --no-mlflow --no-mlflow-client  # < 1 min
 
 Griffin is served by uvicorn in a subprocess (``_griffin_server.create``); MLflow, when its venv
 ``.bench/mlflow-venv`` exists, by ``mlflow server`` with the same workload run by
-``_mlflow_worker.py`` in that venv. Every server runs in its own process group and is killed on
-exit, on Ctrl-C and when the global ``--timeout`` expires. ``benchmarks/README.md`` explains
-each figure and how to read the ratios.
+``_mlflow_worker.py`` in that venv. That worker, MLflow's own client, is then also pointed at
+the Griffin server, which serves MLflow's REST API: the second table sets the same client code
+against both servers (``--no-mlflow-client`` skips it). Every server runs in its own process
+group and is killed on exit, on Ctrl-C and when the global ``--timeout`` expires.
+``benchmarks/README.md`` explains each figure and how to read the ratios.
 
 This file is the entry point (options, signals, the loop over backends); the parts live beside it:
 ``_common.py`` (sizes, errors, figures), ``_servers.py`` (processes, ports, scratch databases),
 ``_measure.py`` (the Griffin measurements), ``_griffin_side.py`` / ``_mlflow_side.py`` (one
-backend, each side) and ``_report.py`` (table and JSON).
+backend, each side), ``_mlflow_client.py`` (MLflow's client against Griffin) and ``_report.py``
+(tables and JSON).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from _common import (
 from _griffin_side import run_griffin
 from _measure import load_sdk
 from _mlflow_side import mlflow_info, run_mlflow
-from _report import Row, build_rows, print_json, print_table
+from _report import Row, build_client_rows, build_rows, print_json, print_table
 from _servers import Proc, pg_available, scratch_pg_database
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -67,8 +71,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="See benchmarks/README.md.",
     )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
-    parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
-    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
+    parser.add_argument(
+        "--backend",
+        choices=(*BACKENDS, "all"),
+        help="metadata stores (default: all; sqlite with --quick)",
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow's server")
+    parser.add_argument(
+        "--no-mlflow-client",
+        action="store_true",
+        help="skip MLflow's client against Griffin's server (and the alias rows)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--timeout", type=float, default=900, help="global limit, seconds")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
@@ -92,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else Sizes()
     if args.runs:
         sizes = Sizes(**(asdict(sizes) | {"search_runs": args.runs}))
-    backends = list(BACKENDS) if args.backend == "all" else [args.backend]
+    # --quick keeps to SQLite unless told otherwise: each MLflow server takes 15-90 s to start.
+    backend = args.backend or ("sqlite" if args.quick else "all")
+    backends = list(BACKENDS) if backend == "all" else [backend]
     workdir = BENCH_DIR / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     workdir.mkdir(parents=True)
 
@@ -112,16 +127,25 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(why + ": SDK rows skipped, REST rows measured")
         info: dict[str, Any] | None = None
         if args.no_mlflow:
-            notes.append("MLflow: skipped (--no-mlflow)")
-        else:
+            notes.append("MLflow server: skipped (--no-mlflow)")
+        if args.no_mlflow_client:
+            notes.append("MLflow client against Griffin: skipped (--no-mlflow-client)")
+        if not (args.no_mlflow and args.no_mlflow_client):
             info, why = mlflow_info(workdir)
             if info is None:
                 notes.append(why)
             else:
-                meta["MLflow"] = (
-                    f"{info['version']} in {MLFLOW_VENV.relative_to(ROOT)}, mlflow server "
-                    f"{args.mlflow_workers or 'default (4)'} workers, its own MlflowClient"
+                server = (
+                    "no mlflow server (--no-mlflow)"
+                    if args.no_mlflow
+                    else f"mlflow server {args.mlflow_workers or 'default (4)'} workers"
                 )
+                meta["MLflow"] = (
+                    f"{info['version']} in {MLFLOW_VENV.relative_to(ROOT)}, {server}, "
+                    "its own MlflowClient"
+                )
+        client_rows = info is not None and not args.no_mlflow_client
+        server_rows = info is not None and not args.no_mlflow
         meta["Griffin"] = "uvicorn --factory, 1 worker (and 2 where marked), no access log"
         meta["machine"] = f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
         meta["load average at start"] = load_average()
@@ -131,17 +155,19 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             res = results[backend] = BackendResult()
             try:
-                _griffin_backend(backend, args, workdir, sizes, sdk, res)
+                _griffin_backend(backend, args, workdir, sizes, sdk, res, client_rows)
             except BenchError as exc:
                 res.notes.append(f"griffin/{backend}: FAILED: {exc}")
                 status = 1
                 continue
-            if info is not None:
+            if server_rows and info is not None:
                 try:
-                    _mlflow_backend(backend, args, workdir, sizes, info, res)
+                    _mlflow_backend(backend, args, workdir, sizes, info, res, client_rows)
                 except BenchError as exc:
                     res.notes.append(f"mlflow/{backend}: FAILED: {exc}")
                     status = 1
+            if any("FAILED" in note for note in res.notes):
+                status = status or 1
     except BenchTimeout:
         notes.append(f"STOPPED: the global --timeout of {args.timeout:.0f} s expired")
         status = 2
@@ -162,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += build_rows(
             backend, f"{backend}, 2 workers", res.griffin_2_workers, None, sizes, compare=False
         )
+    for backend, res in results.items():
+        rows += build_client_rows(backend, res.mlflow_client_griffin, res.mlflow, sizes)
     meta["load average at end"] = load_average()
     meta["wall time"] = f"{time.perf_counter() - T0:.0f} s"
     if args.json:
@@ -178,12 +206,17 @@ def _griffin_backend(
     sizes: Sizes,
     sdk: Any,
     res: BackendResult,
+    mlflow_client: bool,
 ) -> None:
     if backend == "sqlite":
-        run_griffin(backend, "", workdir, sizes, sdk, args.seed_method, res)
+        run_griffin(
+            backend, "", workdir, sizes, sdk, args.seed_method, res, mlflow_client=mlflow_client
+        )
         return
     with scratch_pg_database(args.pg_url, "griffin_bench") as url:
-        run_griffin(backend, url, workdir, sizes, sdk, args.seed_method, res)
+        run_griffin(
+            backend, url, workdir, sizes, sdk, args.seed_method, res, mlflow_client=mlflow_client
+        )
 
 
 def _mlflow_backend(
@@ -193,11 +226,12 @@ def _mlflow_backend(
     sizes: Sizes,
     info: dict[str, Any],
     res: BackendResult,
+    alias: bool,
 ) -> None:
     if backend == "sqlite":
         uri = f"sqlite:///{workdir / 'mlflow-sqlite' / 'mlflow.db'}"
         (workdir / "mlflow-sqlite").mkdir(exist_ok=True)
-        run_mlflow(backend, uri, workdir, sizes, args.mlflow_workers, res)
+        run_mlflow(backend, uri, workdir, sizes, args.mlflow_workers, res, alias=alias)
         return
     driver = info.get("pg_driver")
     if not driver:
@@ -210,7 +244,7 @@ def _mlflow_backend(
 
     with scratch_pg_database(args.pg_url, "mlflow_bench") as url:
         uri = make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(False)
-        run_mlflow(backend, uri, workdir, sizes, args.mlflow_workers, res)
+        run_mlflow(backend, uri, workdir, sizes, args.mlflow_workers, res, alias=alias)
 
 
 if __name__ == "__main__":
