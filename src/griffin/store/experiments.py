@@ -13,7 +13,7 @@ from griffin.store.orm.accounts import ProjectRow
 from griffin.store.orm.base import utcnow
 from griffin.store.orm.tracking import ExperimentRow, ExperimentTagRow
 
-__all__ = ["create", "ensure", "get_row", "list_page", "to_domain"]
+__all__ = ["create", "ensure", "get_by_id", "get_row", "list_page", "to_domain"]
 
 
 def to_domain(row: ExperimentRow, project: str, tags: dict[str, str] | None = None) -> Experiment:
@@ -57,6 +57,16 @@ def get_row(session: Session, project: ProjectRow, name_or_id: str) -> Experimen
         raise NotFound(
             f"experiment '{name_or_id}' does not exist in project '{project.name}'",
             details={"experiment": name_or_id, "project": project.name},
+        )
+    return row
+
+
+def get_by_id(session: Session, project: ProjectRow, experiment_id: str) -> ExperimentRow:
+    """An experiment of ``project`` by id only."""
+    row = session.get(ExperimentRow, experiment_id)
+    if row is None or row.project_id != project.id:
+        raise NotFound(
+            f"No Experiment with id={experiment_id} exists", details={"experiment": experiment_id}
         )
     return row
 

@@ -67,10 +67,16 @@ def create_run(
     params: dict[str, str] | None = None,
     parent_run_id: str | None = None,
     artifact_root: str,
+    by_id: bool = False,
 ) -> Run:
-    """Start a RUNNING run in ``experiment``, creating the experiment on first use."""
+    """Start a RUNNING run in ``experiment``, creating the experiment on first use.
+
+    With ``by_id``, ``experiment`` is an existing experiment's id (``NotFound`` otherwise),
+    as MLflow clients name experiments.
+    """
     principal.require(Role.EDITOR, project)
-    check_name(experiment, field="experiment name")
+    if not by_id:
+        check_name(experiment, field="experiment name")
     run_name = name or f"run-{new_id()[:8]}"
     if len(run_name) > MAX_NAME_LENGTH:
         raise InvalidArgument(
@@ -80,7 +86,10 @@ def create_run(
     check_tags(tags or {})
     with db.session(write=True) as session:
         project_row = projects.get_row(session, project)
-        exp = experiments.ensure(session, project_row, experiment)
+        if by_id:
+            exp = experiments.get_by_id(session, project_row, experiment)
+        else:
+            exp = experiments.ensure(session, project_row, experiment)
         if exp.lifecycle != "active":
             raise Conflict(f"experiment '{experiment}' is deleted; restore it or use another name")
         if parent_run_id is not None:

@@ -154,6 +154,10 @@ def test_bad_input_is_refused_with_mlflow_codes(mlflow_client: Any) -> None:
     with pytest.raises(MlflowException) as exc:
         mlflow_client.log_metric("0123456789abcdef0123456789abcdef", "m", 1.0)
     assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as exc:
+        mlflow_client.create_run("0123456789abcdef0123456789abcdef")
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert "No Experiment with id=" in exc.value.message
 
 
 def test_run_lifecycle_tags_and_resume(mlflow_client: Any) -> None:

@@ -37,16 +37,18 @@ def create_run(call: Call) -> dict[str, Any]:
     tags["mlflow.runName"] = name
     # Kept as a tag too: MLflow code searches runs by `tags.mlflow.parentRunId`.
     parent = tags.get("mlflow.parentRunId") or None
-    experiment = experiment_of(call, experiment_id)
+    # One transaction: the experiment is found by id as the run is created.
+    default = experiment_id == entities.DEFAULT_EXPERIMENT_ID
     run = runs.create_run(
         call.db,
         _creator(call),
         call.project,
-        experiment.name,
+        entities.DEFAULT_EXPERIMENT_NAME if default else experiment_id,
         name=name,
         tags=tags,
         parent_run_id=parent,
         artifact_root=call.platform.settings.resolved_artifact_root,
+        by_id=not default,
     )
     return {"run": entities.run_json(run)}
 
