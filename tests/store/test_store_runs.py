@@ -84,3 +84,25 @@ def test_out_of_range_integers_are_refused_before_the_database(
     assert _metric_rows(platform) == 0
     with platform.db.session() as session:
         assert session.scalar(select(func.count()).select_from(LatestMetricRow)) == 0
+
+
+def test_a_created_run_is_what_reading_it_back_gives(platform: Platform) -> None:
+    """create_run builds its answer from what it wrote; it must equal the stored run."""
+    parent = runs.create_run(platform.db, ADMIN, "default", "exp", artifact_root="/a")
+    created = runs.create_run(
+        platform.db,
+        ADMIN,
+        "default",
+        "exp",
+        name="child",
+        tags={"team": "a"},
+        params={"lr": "0.1"},
+        parent_run_id=parent.id,
+        artifact_root="/a",
+    )
+    assert created == runs.get_run(platform.db, ADMIN, created.id)
+    by_id = runs.create_run(
+        platform.db, ADMIN, "default", created.experiment_id, artifact_root="/a", by_id=True
+    )
+    assert by_id == runs.get_run(platform.db, ADMIN, by_id.id)
+    assert by_id.experiment == "exp"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from griffin.domain.accounts import Principal, Role
 from griffin.domain.ids import new_id
-from griffin.domain.tracking import Metric, Run, RunStatus, check_transition
+from griffin.domain.tracking import Metric, Run, RunStatus, StatusChange, check_transition
 from griffin.domain.validation import (
     MAX_BATCH_METRICS,
     MAX_NAME_LENGTH,
@@ -119,8 +119,28 @@ def create_run(
         runs.set_status(session, row, RunStatus.RUNNING, "started", at=now)
         runs.insert_batch(session, run_id, [], dict(params or {}), dict(tags or {}))
         session.flush()
-        found = session.execute(runs.run_query().where(RunRow.id == run_id)).one()
-        return runs.hydrate(session, [found], history=True)[0]
+        # Built from what was just written, not read back: five queries fewer on the path
+        # every MLflow start_run takes.
+        return Run(
+            id=run_id,
+            experiment_id=exp.id,
+            experiment=exp.name,
+            project=project_row.name,
+            name=run_name,
+            user=principal.user,
+            status=RunStatus.RUNNING,
+            status_reason="started",
+            lifecycle="active",
+            artifact_uri=row.artifact_uri,
+            parent_run_id=parent_run_id,
+            created_at=now,
+            ended_at=None,
+            heartbeat_at=now,
+            params=dict(params or {}),
+            tags=dict(tags or {}),
+            metrics={},
+            history=(StatusChange(RunStatus.RUNNING, "started", now),),
+        )
 
 
 def artifact_prefix(project_id: str, run_id: str) -> str:
