@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from griffin.accounts import service
-from griffin.config import Settings
+from griffin.config import Settings, load_settings
 from griffin.domain.accounts import ALL_PROJECTS, Role
 from griffin.platform import Platform, open_platform
 from griffin.server import create_app
@@ -171,3 +173,32 @@ async def test_project_in_the_tracking_uri(auth_client: tuple[Platform, httpx.As
         f"{API}/experiments/get-by-name", params={"experiment_name": "ctr"}, headers=headers
     )
     assert response.status_code == 404
+
+
+async def test_server_info_does_not_offer_multipart(client: httpx.AsyncClient) -> None:
+    """The client asks before transfers; multipart downloads would fail (no presigned URLs)."""
+    response = await client.get("/api/3.0/mlflow/server-info")
+    assert response.status_code == 200
+    info = response.json()
+    assert info["multipart_uploads_enabled"] is False
+    assert info["multipart_downloads_enabled"] is False
+
+
+async def test_projects_are_ensured_per_app(
+    sqlite_template: Path, tmp_path: Path, anyio_backend: str
+) -> None:
+    """Two servers in one process, each on its own empty database: each creates its default
+    project on first use. A guard: the memo was once process-wide, keyed by id(platform), and
+    skipped a new platform that reused a closed one's id."""
+    for name in ("one", "two"):
+        db = tmp_path / f"{name}.db"
+        shutil.copy(sqlite_template, db)
+        settings = load_settings(
+            home=str(tmp_path / name), database_url=f"sqlite:///{db}", artifact_root=str(tmp_path)
+        )
+        platform = open_platform(settings)
+        transport = httpx.ASGITransport(app=create_app(platform=platform))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            response = await c.post(f"{API}/runs/create", json={})
+            assert response.status_code == 200, response.text
+        platform.close()

@@ -163,6 +163,10 @@ def test_versions_from_runs_sources_aliases_stages_and_search(
     assert mlflow_client.get_registered_model("clf").aliases == {}
     v3 = mlflow_client.create_model_version("clf", f"runs:/{run_id}/model")
     assert v3.version == "3"
+    # With the newest deleted, "latest" is the newest that is left (not "no versions yet").
+    mlflow_client.delete_model_version("clf", "3")
+    latest = versions.get_version(platform.db, ADMIN, platform.settings.project, "clf", "latest")
+    assert latest.version == 2
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")

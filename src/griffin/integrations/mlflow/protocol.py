@@ -42,8 +42,8 @@ from griffin.errors import (
     Unauthenticated,
 )
 from griffin.platform import Platform
-from griffin.server.limits import MAX_JSON_BODY
 from griffin.server.principals import Principals
+from griffin.store.session import Database
 
 __all__ = [
     "ERROR_CODES",
@@ -51,6 +51,7 @@ __all__ = [
     "MlflowError",
     "Params",
     "error_response",
+    "invalid",
     "json_response",
     "ms",
     "raw",
@@ -108,6 +109,14 @@ def ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
+def invalid(name: str, value: Any) -> InvalidArgument:
+    """MLflow's error for a field of the wrong type or form."""
+    shown = orjson.dumps(value).decode()[:200] if not isinstance(value, str) else value[:200]
+    return InvalidArgument(
+        f"Invalid value {shown} for parameter '{name}' supplied.", details={"field": name}
+    )
+
+
 class Params:
     """The fields of one request message: the JSON body, or the query string of a GET.
 
@@ -147,12 +156,6 @@ class Params:
     def has(self, name: str) -> bool:
         return self._one(name) is not None
 
-    def _invalid(self, name: str, value: Any) -> InvalidArgument:
-        shown = orjson.dumps(value).decode()[:200] if not isinstance(value, str) else value[:200]
-        return InvalidArgument(
-            f"Invalid value {shown} for parameter '{name}' supplied.", details={"field": name}
-        )
-
     def missing(self, name: str) -> InvalidArgument:
         return InvalidArgument(
             f"Missing value for required parameter '{name}'. See the API docs for more "
@@ -167,7 +170,7 @@ class Params:
                 raise self.missing(name)
             return default
         if isinstance(value, bool | dict | list):
-            raise self._invalid(name, value)
+            raise invalid(name, value)
         if isinstance(value, int | float):
             return orjson.dumps(value).decode()
         if required and value == "":
@@ -188,7 +191,7 @@ class Params:
                 raise self.missing(name)
             return default
         if isinstance(value, bool):
-            raise self._invalid(name, value)
+            raise invalid(name, value)
         if isinstance(value, int):
             number = value
         elif isinstance(value, float) and value.is_integer():
@@ -197,11 +200,11 @@ class Params:
             try:
                 number = int(value)
             except ValueError:
-                raise self._invalid(name, value) from None
+                raise invalid(name, value) from None
         else:
-            raise self._invalid(name, value)
+            raise invalid(name, value)
         if not -(2**63) <= number < 2**63:
-            raise self._invalid(name, value)
+            raise invalid(name, value)
         return number
 
     def number(self, name: str, *, required: bool = False) -> float | None:
@@ -220,7 +223,7 @@ class Params:
             return value
         if isinstance(value, str) and value.lower() in {"true", "false"}:
             return value.lower() == "true"
-        raise self._invalid(name, value)
+        raise invalid(name, value)
 
     def strings(self, name: str) -> list[str]:
         """A repeated string field (``order_by``, ``experiment_ids``...)."""
@@ -228,12 +231,12 @@ class Params:
         if value is None:
             return []
         if isinstance(value, str) and not self.from_query:
-            raise self._invalid(name, value)
+            raise invalid(name, value)
         items = value if isinstance(value, list) else [value]
         out = []
         for item in items:
             if isinstance(item, bool | dict | list):
-                raise self._invalid(name, value)
+                raise invalid(name, value)
             out.append(item if isinstance(item, str) else orjson.dumps(item).decode())
         return out
 
@@ -243,7 +246,7 @@ class Params:
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self._invalid(name, value)
+            raise invalid(name, value)
         return value
 
     def key_values(self, name: str) -> dict[str, str]:
@@ -258,7 +261,7 @@ class Params:
 def to_float(name: str, value: Any) -> float:
     """A double field: JSON numbers, or the strings protobuf's JSON uses for non-finite ones."""
     if isinstance(value, bool):
-        raise Params({})._invalid(name, value)
+        raise invalid(name, value)
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str) and value in {"NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"}:
@@ -267,10 +270,10 @@ def to_float(name: str, value: Any) -> float:
         try:
             number = float(value)
         except ValueError:
-            raise Params({})._invalid(name, value) from None
+            raise invalid(name, value) from None
         if not math.isnan(number):
             return number
-    raise Params({})._invalid(name, value)
+    raise invalid(name, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +287,7 @@ class Call:
     params: Params
 
     @property
-    def db(self) -> Any:
+    def db(self) -> Database:
         return self.platform.db
 
 
@@ -308,19 +311,16 @@ def _project(request: Request, principal: Principal, platform: Platform) -> str:
     return platform.settings.project
 
 
-_ensured: set[tuple[int, str]] = set()
-
-
-def _ensure_project(platform: Platform, principal: Principal, project: str) -> None:
-    """On an open server, the default project is created on first use, as the CLI does."""
-    key = (id(platform), project)
-    if key in _ensured or not principal.can(Role.ADMIN, project):
-        return
+def _ensure_project(platform: Platform, principal: Principal, project: str) -> bool:
+    """On an open server, the default project is created on first use, as the CLI does.
+    Whether it now exists (``False``: the caller may not create it; the service says so)."""
+    if not principal.can(Role.ADMIN, project):
+        return False
     from griffin.store import projects
 
     with platform.db.session(write=True) as session:
         projects.ensure(session, project)
-    _ensured.add(key)
+    return True
 
 
 async def _principal(request: Request) -> Principal:
@@ -343,21 +343,25 @@ async def _principal(request: Request) -> Principal:
     return await principals.of(request.scope)
 
 
-async def _call(request: Request) -> Call:
+async def _call(request: Request, params: Params | None = None) -> Call:
+    """The request's principal, project and message. The body's size was capped before it
+    got here, by the app's ``BodyLimit``."""
     platform: Platform = request.app.state.platform
     principal = await _principal(request)
-    if request.method == "GET":
-        params = Params.of_query(request)
-    else:
-        body = await request.body()
-        if len(body) > MAX_JSON_BODY:
-            raise PayloadTooLarge(f"the request body is over {MAX_JSON_BODY} bytes")
-        params = Params.of_body(body)
-        if not params.values and request.query_params:
+    if params is None:
+        if request.method == "GET":
             params = Params.of_query(request)
+        else:
+            params = Params.of_body(await request.body())
+            if not params.values and request.query_params:
+                params = Params.of_query(request)
     project = _project(request, principal, platform)
-    if (id(platform), project) not in _ensured:
-        await run_in_threadpool(_ensure_project, platform, principal, project)
+    # Per app, not per process: each app has its own platform (and database).
+    ensured: set[str] = request.app.state.__dict__.setdefault("mlflow_projects", set())
+    if project not in ensured and await run_in_threadpool(
+        _ensure_project, platform, principal, project
+    ):
+        ensured.add(project)
     return Call(request, platform, principal, project, params)
 
 
@@ -399,13 +403,8 @@ def raw(method: str, *paths: str) -> Callable[[RawHandler], RawHandler]:
 
     def register(handler: RawHandler) -> RawHandler:
         async def inner(request: Request) -> Response:
-            platform: Platform = request.app.state.platform
-            principal = await _principal(request)
-            project = _project(request, principal, platform)
-            if (id(platform), project) not in _ensured:
-                await run_in_threadpool(_ensure_project, platform, principal, project)
-            call = Call(request, platform, principal, project, Params.of_query(request))
-            return await handler(call)
+            # The body is the handler's to stream: only the query string is parsed here.
+            return await handler(await _call(request, Params.of_query(request)))
 
         for path in paths:
             routes.append(Route(path, _guarded(inner), methods=[method]))
